@@ -1,0 +1,130 @@
+//! Handlers of the meta group: welcome, health, the OpenAPI document and the offline docs page.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{MethodRouter, on};
+use routes::{MetaOp, Operation, Route};
+use serde_json::{Value, json};
+
+use crate::context::RequestContext;
+use crate::error::ApiError;
+use crate::router::method_filter;
+use crate::state::AppState;
+
+/// The meta routes from the table, each bound to its handler and the table's method.
+pub fn routes() -> impl Iterator<Item = (&'static Route, MethodRouter<AppState>)> {
+    routes::ROUTES
+        .iter()
+        .filter_map(|route| match route.operation {
+            Operation::Meta(op) => Some((route, bind(route, op))),
+            Operation::Collection(..) => None,
+        })
+}
+
+fn bind(route: &Route, op: MetaOp) -> MethodRouter<AppState> {
+    let method = method_filter(route.method);
+    match op {
+        MetaOp::Welcome => on(method, welcome),
+        MetaOp::Health => on(method, health),
+        MetaOp::OpenApi => on(method, openapi),
+        MetaOp::Docs => on(method, docs),
+        MetaOp::DocsAsset => on(method, docs_asset),
+    }
+}
+
+async fn welcome(context: RequestContext) -> Json<Value> {
+    let link = |path: &str| context.base_path.join(path);
+    Json(json!({
+        "message": "Welcome to the catalog API: projects and technologies.",
+        "version": env!("CARGO_PKG_VERSION"),
+        "links": {
+            "projects": link("/api/v0/projects"),
+            "technologies": link("/api/v0/technologies"),
+            "docs": link("/docs"),
+            "openapi": link("/openapi.json"),
+        },
+    }))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let store = state.repository.describe();
+    match state.repository.check().await {
+        Ok(()) => Json(json!({"status": "ok", "store": store})).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "store": store, "message": error.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn openapi(context: RequestContext) -> Json<Value> {
+    Json(crate::openapi::document(&context.base_path))
+}
+
+/// Swagger UI from files embedded in the binary: no CDN, so the page works offline. Links are
+/// relative to `/docs`, so they keep whatever stage prefix the page was reached under.
+const DOCS_PAGE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Catalog API</title>
+  <link rel="stylesheet" href="docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({ url: "openapi.json", dom_id: "#swagger-ui" });
+  </script>
+</body>
+</html>
+"##;
+
+async fn docs() -> Html<&'static str> {
+    Html(DOCS_PAGE)
+}
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "swagger-ui.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+    },
+    Asset {
+        name: "swagger-ui-bundle.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
+    },
+    Asset {
+        name: "LICENSE",
+        content_type: "text/plain; charset=utf-8",
+        bytes: include_bytes!("../assets/swagger-ui/LICENSE"),
+    },
+];
+
+async fn docs_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let asset = ASSETS
+        .iter()
+        .find(|asset| asset.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no documentation file named {name:?}")))?;
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        ),
+    ];
+    Ok((headers, asset.bytes).into_response())
+}

@@ -1,0 +1,6 @@
+//! The lith function: every route group in one bootstrap.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_adapter::run(api::lith).await
+}

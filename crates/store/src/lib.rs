@@ -1,0 +1,132 @@
+//! Repository adapters for the catalog, and the choice between them from `STORE_URL`.
+//!
+//! - `memory:` keeps items in the process: for tests, lost on restart.
+//! - `sqlite:///absolute/path.db` keeps them in a SQLite file that several processes may share.
+//! - unset: a SQLite file in the process's writable temporary directory (`/tmp` in Lambda).
+
+mod memory;
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use catalog::Repository;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// The environment variable that picks the store.
+pub const STORE_URL_VAR: &str = "STORE_URL";
+
+/// Where items are kept, as parsed from `STORE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreUrlError {
+    #[error(
+        "STORE_URL={0:?} is not understood: use `memory:` or `sqlite:///absolute/path.db` (three slashes)"
+    )]
+    Unknown(String),
+    #[error(
+        "STORE_URL={0:?} names a relative SQLite path: give an absolute one, as in `sqlite:///tmp/catalog.db`"
+    )]
+    RelativePath(String),
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = StoreUrlError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if url == "memory:" {
+            return Ok(StoreUrl::Memory);
+        }
+        let Some(path) = url.strip_prefix("sqlite://") else {
+            return Err(StoreUrlError::Unknown(url.to_owned()));
+        };
+        if !path.starts_with('/') {
+            return Err(StoreUrlError::RelativePath(url.to_owned()));
+        }
+        if path.len() == 1 || path.ends_with('/') {
+            return Err(StoreUrlError::Unknown(url.to_owned()));
+        }
+        Ok(StoreUrl::Sqlite(PathBuf::from(path)))
+    }
+}
+
+impl StoreUrl {
+    /// The store used when `STORE_URL` is unset: a SQLite file in the writable temporary directory.
+    pub fn default_sqlite() -> StoreUrl {
+        StoreUrl::Sqlite(std::env::temp_dir().join("catalog.db"))
+    }
+
+    /// Reads `STORE_URL`, falling back to [`StoreUrl::default_sqlite`].
+    pub fn from_env() -> Result<StoreUrl, StoreUrlError> {
+        match std::env::var(STORE_URL_VAR) {
+            Ok(url) if !url.is_empty() => url.parse(),
+            _ => {
+                let url = StoreUrl::default_sqlite();
+                if let StoreUrl::Sqlite(path) = &url {
+                    tracing::info!(
+                        path = %path.display(),
+                        "STORE_URL is unset: keeping items in a SQLite file at {}; set STORE_URL=sqlite:///path.db to choose",
+                        path.display()
+                    );
+                }
+                Ok(url)
+            }
+        }
+    }
+
+    /// Opens the store. Opening never touches the disk: a SQLite file that cannot be opened makes
+    /// requests fail as unavailable (and retry), rather than the process fail to start.
+    pub fn open(&self) -> Arc<dyn Repository> {
+        match self {
+            StoreUrl::Memory => Arc::new(MemoryStore::default()),
+            StoreUrl::Sqlite(path) => Arc::new(SqliteStore::new(path.clone())),
+        }
+    }
+}
+
+/// Opens the store `STORE_URL` names.
+pub fn open_from_env() -> Result<Arc<dyn Repository>, StoreUrlError> {
+    Ok(StoreUrl::from_env()?.open())
+}
+
+#[cfg(test)]
+mod contract_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_urls() {
+        assert_eq!("memory:".parse::<StoreUrl>().unwrap(), StoreUrl::Memory);
+        assert_eq!(
+            "sqlite:///var/data/catalog.db".parse::<StoreUrl>().unwrap(),
+            StoreUrl::Sqlite("/var/data/catalog.db".into())
+        );
+    }
+
+    #[test]
+    fn rejects_unclear_urls_with_a_hint() {
+        let relative = "sqlite://catalog.db".parse::<StoreUrl>().unwrap_err();
+        assert!(relative.to_string().contains("absolute"), "{relative}");
+        for bad in ["postgres://x", "sqlite:///", "sqlite:///tmp/", "memory", ""] {
+            let err = bad.parse::<StoreUrl>().unwrap_err();
+            assert!(err.to_string().contains("memory:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn default_is_a_sqlite_file_in_the_temp_dir() {
+        let StoreUrl::Sqlite(path) = StoreUrl::default_sqlite() else {
+            panic!()
+        };
+        assert!(path.starts_with(std::env::temp_dir()));
+    }
+}
