@@ -1,0 +1,490 @@
+//! The API over HTTP semantics (through tower, no network): route table agreement, the CRUD
+//! scenario, every error status, CORS and request ids.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use api::{AppState, CorsConfig};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use routes::{Group, ROUTES};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn state() -> AppState {
+    AppState::new(
+        Arc::new(store::MemoryStore::default()),
+        CorsConfig::default(),
+    )
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn call(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes().to_vec(),
+    }
+}
+
+fn request(method: Method, path: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post_json(path: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{name}", "some-name")
+        .replace("{asset}", "swagger-ui.css")
+}
+
+fn method(route: &routes::Route) -> Method {
+    Method::from_bytes(route.method.as_str().as_bytes()).unwrap()
+}
+
+fn answered_by_a_route(reply: &Reply) -> bool {
+    let code = serde_json::from_slice::<Value>(&reply.body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_owned));
+    !matches!(code.as_deref(), Some("no_route" | "method_not_allowed"))
+}
+
+#[tokio::test]
+async fn every_route_of_the_table_is_served_by_the_lith_and_only_by_its_group() {
+    let lith = api::lith(state());
+    let groups = [
+        (Group::Projects, api::projects(state())),
+        (Group::Technologies, api::technologies(state())),
+        (Group::Meta, api::meta_group(state())),
+    ];
+    for route in ROUTES {
+        let path = concrete(route.path);
+        let reply = call(&lith, request(method(route), &path)).await;
+        assert!(
+            answered_by_a_route(&reply),
+            "lith does not serve {} {}",
+            route.method.as_str(),
+            route.path
+        );
+        for (group, router) in &groups {
+            let reply = call(router, request(method(route), &path)).await;
+            assert_eq!(
+                answered_by_a_route(&reply),
+                *group == route.group(),
+                "{group:?} router and {} {}",
+                route.method.as_str(),
+                route.path
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_routers_serve_nothing_beyond_the_table() {
+    let lith = api::lith(state());
+    let table: BTreeSet<(&str, &str)> =
+        ROUTES.iter().map(|r| (r.method.as_str(), r.path)).collect();
+    // Every method on every routed path: what is not in the table must not be answered.
+    for route in ROUTES {
+        for m in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            let reply = call(&lith, request(m.clone(), &concrete(route.path))).await;
+            let in_table = table.contains(&(m.as_str(), route.path));
+            assert_eq!(answered_by_a_route(&reply), in_table, "{m} {}", route.path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_nothing_else() {
+    let doc = call(&api::lith(state()), request(Method::GET, "/openapi.json"))
+        .await
+        .json();
+    let mut documented = BTreeSet::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            documented.insert((method.to_ascii_uppercase(), path.clone()));
+            let route = ROUTES
+                .iter()
+                .find(|r| r.path == path && r.method.as_str().eq_ignore_ascii_case(method))
+                .unwrap_or_else(|| panic!("documented but not in the table: {method} {path}"));
+            assert_eq!(operation["operationId"], route.operation_id);
+            assert_eq!(
+                operation.get("security").is_some(),
+                route.is_protected(),
+                "{method} {path}"
+            );
+            for parameter in route.path_parameters() {
+                let listed = operation["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == parameter);
+                assert!(listed, "{method} {path} does not document {{{parameter}}}");
+            }
+        }
+    }
+    let table: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| (r.method.as_str().to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(documented, table);
+    assert_eq!(doc["servers"][0]["url"], "/");
+}
+
+#[tokio::test]
+async fn crud_scenario() {
+    let app = api::lith(state());
+    let created = call(
+        &app,
+        post_json(
+            "/api/v0/projects",
+            r#"{"name":"  Atlas ","description":"maps"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.headers[header::LOCATION], "/api/v0/projects/Atlas");
+    let item = created.json();
+    assert_eq!(
+        (item["name"].as_str(), item["description"].as_str()),
+        (Some("Atlas"), Some("maps"))
+    );
+    assert!(
+        item["id"].is_string() && item["created_at"].is_string() && item["created_by"].is_null()
+    );
+
+    let fetched = call(&app, request(Method::GET, "/api/v0/projects/Atlas")).await;
+    assert_eq!(
+        (fetched.status, fetched.json()),
+        (StatusCode::OK, item.clone())
+    );
+
+    let listed = call(&app, request(Method::GET, "/api/v0/projects"))
+        .await
+        .json();
+    assert_eq!(listed, json!({"items": [item], "next_token": null}));
+    let other = call(&app, request(Method::GET, "/api/v0/technologies"))
+        .await
+        .json();
+    assert_eq!(other["items"], json!([]));
+
+    let duplicate = call(&app, post_json("/api/v0/projects", r#"{"name":"Atlas"}"#)).await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    assert_eq!(duplicate.json()["code"], "conflict");
+
+    let deleted = call(&app, request(Method::DELETE, "/api/v0/projects/Atlas")).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(deleted.body.is_empty());
+    for m in [Method::GET, Method::DELETE] {
+        let gone = call(&app, request(m, "/api/v0/projects/Atlas")).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        assert_eq!(gone.json()["code"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn names_needing_escapes_round_trip_through_location() {
+    let app = api::lith(state());
+    let created = call(
+        &app,
+        post_json("/api/v0/technologies", r#"{"name":"C# & .NET"}"#),
+    )
+    .await;
+    let location = created.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(location, "/api/v0/technologies/C%23%20%26%20.NET");
+    let fetched = call(&app, request(Method::GET, &location)).await;
+    assert_eq!(fetched.json()["name"], "C# & .NET");
+}
+
+#[tokio::test]
+async fn pagination_and_filter() {
+    let app = api::lith(state());
+    for name in ["alpha", "bravo", "charlie", "Alpine"] {
+        assert_eq!(
+            call(
+                &app,
+                post_json("/api/v0/technologies", format!(r#"{{"name":"{name}"}}"#))
+            )
+            .await
+            .status,
+            201
+        );
+    }
+    let first = call(&app, request(Method::GET, "/api/v0/technologies?limit=3"))
+        .await
+        .json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    let token = first["next_token"].as_str().unwrap();
+    let second = call(
+        &app,
+        request(
+            Method::GET,
+            &format!("/api/v0/technologies?limit=3&next_token={token}"),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_token"], Value::Null);
+
+    let filtered = call(&app, request(Method::GET, "/api/v0/technologies?name=ALP"))
+        .await
+        .json();
+    let names: Vec<_> = filtered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alpine", "alpha"]);
+
+    let bad = call(
+        &app,
+        request(Method::GET, "/api/v0/technologies?limit=1000&next_token=@@"),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = bad.json()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].clone())
+        .collect();
+    assert_eq!(fields, [json!("limit"), json!("next_token")]);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_4xx_with_a_json_body() {
+    let app = api::lith(state());
+    let malformed = call(&app, post_json("/api/v0/projects", r#"{"name": "#)).await;
+    assert_eq!(
+        (malformed.status, malformed.json()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("malformed_json"))
+    );
+
+    let no_type = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v0/projects")
+        .body(Body::from(r#"{"name":"x"}"#))
+        .unwrap();
+    let reply = call(&app, no_type).await;
+    assert_eq!(
+        (reply.status, reply.json()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("unsupported_content_type"))
+    );
+    let form = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v0/projects")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("name=x"))
+        .unwrap();
+    assert_eq!(call(&app, form).await.status, StatusCode::BAD_REQUEST);
+
+    let invalid = call(
+        &app,
+        post_json(
+            "/api/v0/projects",
+            format!(
+                r#"{{"name":"","description":"{}","x":1}}"#,
+                "d".repeat(2001)
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = invalid.json();
+    let fields: BTreeSet<_> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["name".into(), "description".into(), "x".into()])
+    );
+
+    let not_object = call(&app, post_json("/api/v0/projects", "[1]")).await;
+    assert_eq!(not_object.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let huge = format!(
+        r#"{{"name":"big","description":"{}"}}"#,
+        "d".repeat(1024 * 1024)
+    );
+    let too_large = call(&app, post_json("/api/v0/projects", huge)).await;
+    assert_eq!(
+        (too_large.status, too_large.json()["code"].clone()),
+        (StatusCode::PAYLOAD_TOO_LARGE, json!("payload_too_large"))
+    );
+
+    // Nothing of the above was stored.
+    let listed = call(&app, request(Method::GET, "/api/v0/projects"))
+        .await
+        .json();
+    assert_eq!(listed["items"], json!([]));
+}
+
+#[tokio::test]
+async fn trailing_slashes_and_unknown_paths_are_json_404s_not_redirects() {
+    let app = api::lith(state());
+    for path in [
+        "/api/v0/projects/",
+        "/api/v0/",
+        "/nowhere",
+        "/api/v0/projects/a/b",
+    ] {
+        let reply = call(&app, request(Method::GET, path)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(reply.json()["code"], "no_route", "{path}");
+        assert!(!reply.headers.contains_key(header::LOCATION));
+    }
+    let wrong_method = call(&app, request(Method::PUT, "/api/v0/projects")).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.json()["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn an_unavailable_store_gives_503_and_health_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::SqliteStore::new(dir.path().join("missing-dir").join("catalog.db"));
+    let app = api::lith(AppState::new(Arc::new(store), CorsConfig::default()));
+    let listed = call(&app, request(Method::GET, "/api/v0/projects")).await;
+    assert_eq!(listed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(listed.json()["code"], "store_unavailable");
+    assert_eq!(listed.headers[header::RETRY_AFTER], "1");
+    let health = call(&app, request(Method::GET, "/health")).await;
+    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.json()["status"], "unavailable");
+    let created = call(&app, post_json("/api/v0/projects", r#"{"name":"x"}"#)).await;
+    assert_eq!(created.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn cors_lets_any_origin_read_without_credentials() {
+    let cors = CorsConfig::with_credentialed_origins(["https://portal.example.com"]).unwrap();
+    let app = api::lith(AppState::new(Arc::new(store::MemoryStore::default()), cors));
+    let from = |origin: &str| {
+        Request::builder()
+            .uri("/api/v0/projects")
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let anyone = call(&app, from("https://elsewhere.example")).await;
+    assert_eq!(anyone.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(
+        !anyone
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+    );
+    let portal = call(&app, from("https://portal.example.com")).await;
+    assert_eq!(
+        portal.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://portal.example.com"
+    );
+    assert_eq!(
+        portal.headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+        "true"
+    );
+
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/v0/projects")
+        .header(header::ORIGIN, "https://elsewhere.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization, content-type",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let reply = call(&app, preflight).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(
+        reply.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    assert!(
+        reply.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .unwrap()
+            .contains("DELETE")
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = api::lith(state());
+    let generated = call(&app, request(Method::GET, "/nowhere")).await;
+    assert_eq!(generated.headers["x-request-id"].len(), 36);
+    let mut given = request(Method::GET, "/health");
+    given
+        .headers_mut()
+        .insert("x-request-id", "trace-42".parse().unwrap());
+    assert_eq!(call(&app, given).await.headers["x-request-id"], "trace-42");
+}
+
+#[tokio::test]
+async fn docs_are_served_from_the_binary() {
+    let app = api::meta_group(state());
+    let page = call(&app, request(Method::GET, "/docs")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(
+        html.contains("docs/swagger-ui-bundle.js") && !html.contains("https://"),
+        "assets must be local"
+    );
+    let bundle = call(&app, request(Method::GET, "/docs/swagger-ui-bundle.js")).await;
+    assert_eq!(bundle.status, StatusCode::OK);
+    assert!(bundle.body.len() > 100_000);
+    assert!(
+        bundle.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        call(&app, request(Method::GET, "/docs/secrets.txt"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
