@@ -1,0 +1,62 @@
+//! `cargo xtask`: the project's automation, in plain Rust (one module per command, no shell scripts).
+
+mod build;
+mod serve;
+mod test;
+mod tools;
+mod ui;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::workspace::Workspace;
+
+/// Automation for the catalog API workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the release Lambda binaries and package each as <target>/lambda/<function>/bootstrap.zip
+    Build(build::Args),
+    /// Run the API as a plain HTTP server on 127.0.0.1 (no Lambda, no AWS)
+    Serve(serve::Args),
+    /// Run every test of the workspace, after building the Lambda packages the end-to-end tests use
+    Test(test::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Workspace::discover().and_then(|workspace| match cli.command {
+        Command::Build(args) => build::run(&workspace, args),
+        Command::Serve(args) => serve::run(&workspace, args),
+        Command::Test(args) => test::run(&workspace, args),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The message and its causes, without a backtrace: errors here say what to do.
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

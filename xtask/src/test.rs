@@ -1,0 +1,125 @@
+//! `cargo xtask test`: every test of the workspace, with what the tests need built or installed.
+//!
+//! The end-to-end tests in `tests/` run the packaged `bootstrap.zip` files, so the Lambda packages
+//! are built first; the tests find them through `CATALOG_LAMBDA_DIR`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::build::{self, Pattern};
+use crate::tools::{self, TestRunner};
+use crate::ui;
+use crate::workspace::Workspace;
+
+/// Python tools the tests use, installed into `<root>/.venv` (whose `bin` then leads PATH).
+/// None yet: cfn-lint and moto will be listed here when tests need them.
+const PYTHON_REQUIREMENTS: &[&str] = &[];
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Extra arguments for the test runner, e.g. a test name filter or `--no-fail-fast`
+    #[arg(last = true)]
+    runner_args: Vec<String>,
+}
+
+pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
+    ui::step("[1/3] checking test tools");
+    let (runner, version) = tools::test_runner(workspace);
+    match version {
+        Some(version) => ui::note(format_args!("test runner: {version}")),
+        None => ui::note(
+            "cargo-nextest not found, falling back to `cargo test` \
+             (for faster, isolated runs: cargo install cargo-nextest --locked)",
+        ),
+    }
+    let venv = tools::python_tools(workspace, PYTHON_REQUIREMENTS)?;
+    if let Some(venv) = &venv {
+        ui::note(format_args!(
+            "python tools: {}",
+            workspace.display(&venv.bin_dir())
+        ));
+    }
+
+    ui::step("[2/3] building the Lambda packages the end-to-end tests run");
+    let artifacts = build::build(workspace, Pattern::All)?;
+    build::print_artifacts(workspace, &artifacts);
+
+    let mut cargo = workspace.cargo();
+    match runner {
+        TestRunner::Nextest => cargo.args(["nextest", "run", "--workspace", "--all-targets"]),
+        TestRunner::CargoTest => cargo.args(["test", "--workspace", "--all-targets"]),
+    };
+    cargo
+        .args(&args.runner_args)
+        .env("CATALOG_LAMBDA_DIR", workspace.lambda_dir());
+    if let Some(venv) = &venv {
+        cargo.env("PATH", venv.path_env()?);
+    }
+    ui::step(format_args!(
+        "[3/3] running the workspace tests with {}",
+        runner_name(runner)
+    ));
+    ui::command(&cargo);
+    run_tests(cargo, runner, &workspace.lambda_dir())?;
+
+    ui::step("all tests passed");
+    ui::next("cargo xtask serve");
+    Ok(())
+}
+
+fn runner_name(runner: TestRunner) -> &'static str {
+    match runner {
+        TestRunner::Nextest => "cargo-nextest",
+        TestRunner::CargoTest => "cargo test",
+    }
+}
+
+fn run_tests(mut cargo: Command, runner: TestRunner, lambda_dir: &Path) -> Result<()> {
+    let status = cargo
+        .status()
+        .context("could not start `cargo` for the tests; is the Rust toolchain on PATH?")?;
+    if status.success() {
+        return Ok(());
+    }
+    let rerun = match runner {
+        TestRunner::Nextest => "cargo nextest run -p <crate> <test name>",
+        TestRunner::CargoTest => "cargo test -p <crate> <test name>",
+    };
+    let what = failure(runner, status.code());
+    bail!(
+        "{what} ({status}); see the output above. Re-run one crate or test with \
+         `CATALOG_LAMBDA_DIR={} {rerun}`, or everything with `cargo xtask test`",
+        lambda_dir.display()
+    )
+}
+
+/// What a failed run means, from the runner's exit code (nextest's codes are documented).
+fn failure(runner: TestRunner, code: Option<i32>) -> &'static str {
+    match (runner, code) {
+        (TestRunner::Nextest, Some(100)) => "tests failed",
+        (TestRunner::Nextest, Some(101)) => "the tests did not compile",
+        (TestRunner::Nextest, Some(4)) => "no tests were run (check the filter)",
+        (TestRunner::Nextest, _) => "cargo-nextest failed",
+        (TestRunner::CargoTest, _) => "tests failed or did not compile",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_say_what_went_wrong() {
+        assert_eq!(failure(TestRunner::Nextest, Some(100)), "tests failed");
+        assert_eq!(
+            failure(TestRunner::Nextest, Some(101)),
+            "the tests did not compile"
+        );
+        assert_eq!(
+            failure(TestRunner::CargoTest, Some(101)),
+            "tests failed or did not compile"
+        );
+    }
+}

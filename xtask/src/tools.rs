@@ -1,0 +1,213 @@
+//! Tools the tests need, found or installed on demand: the test runner, and a Python venv for
+//! Python tools (cfn-lint, moto, ...) at `<root>/.venv`.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::ui;
+use crate::workspace::Workspace;
+
+/// What runs the workspace's tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestRunner {
+    /// `cargo nextest run`: each test in its own process, in parallel.
+    Nextest,
+    /// `cargo test`: the fallback when cargo-nextest is not installed.
+    CargoTest,
+}
+
+/// cargo-nextest when `cargo nextest --version` works (with that version), otherwise `cargo test`.
+pub fn test_runner(workspace: &Workspace) -> (TestRunner, Option<String>) {
+    let nextest = workspace
+        .cargo()
+        .args(["nextest", "--version"])
+        .stderr(Stdio::null())
+        .output();
+    match nextest {
+        Ok(output) if output.status.success() => {
+            let version = String::from_utf8_lossy(&output.stdout);
+            let first_line = version
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            (TestRunner::Nextest, Some(first_line))
+        }
+        _ => (TestRunner::CargoTest, None),
+    }
+}
+
+/// A Python virtual environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venv {
+    pub dir: PathBuf,
+}
+
+impl Venv {
+    /// The directory holding the venv's `python` and the scripts its packages install.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.dir.join(if cfg!(windows) { "Scripts" } else { "bin" })
+    }
+
+    pub fn python(&self) -> PathBuf {
+        self.bin_dir().join(if cfg!(windows) {
+            "python.exe"
+        } else {
+            "python"
+        })
+    }
+
+    /// `PATH` with the venv's scripts first, for commands that should find its tools.
+    pub fn path_env(&self) -> Result<OsString> {
+        let current = std::env::var_os("PATH").unwrap_or_default();
+        let paths = std::iter::once(self.bin_dir()).chain(std::env::split_paths(&current));
+        std::env::join_paths(paths).context("PATH has an entry that cannot be joined")
+    }
+
+    /// Records which requirements were last installed, so unchanged ones are not reinstalled.
+    fn stamp(&self) -> PathBuf {
+        self.dir.join("xtask-requirements.txt")
+    }
+}
+
+/// The venv at `dir`, created with `python3 -m venv` if it does not exist yet.
+pub fn ensure_venv(dir: &Path) -> Result<Venv> {
+    let venv = Venv {
+        dir: dir.to_path_buf(),
+    };
+    if venv.python().exists() {
+        return Ok(venv);
+    }
+    ui::step(format_args!("creating a Python venv at {}", dir.display()));
+    let mut python = Command::new("python3");
+    python.arg("-m").arg("venv").arg(dir);
+    ui::command(&python);
+    let status = python.status().context(
+        "could not run `python3`; install Python 3 (Debian/Ubuntu: apt-get install python3 python3-venv)",
+    )?;
+    if !status.success() {
+        bail!(
+            "`python3 -m venv {}` failed ({status}); install the venv module (Debian/Ubuntu: \
+             apt-get install python3-venv), delete that directory, and try again",
+            dir.display()
+        );
+    }
+    Ok(venv)
+}
+
+/// pip-installs `requirements` (pip requirement specifiers, e.g. `cfn-lint==1.*`) into `venv`,
+/// unless exactly these were installed last time.
+pub fn pip_install(venv: &Venv, requirements: &[&str]) -> Result<()> {
+    let wanted = stamp_contents(requirements);
+    if fs::read_to_string(venv.stamp()).is_ok_and(|installed| installed == wanted) {
+        ui::note(format_args!(
+            "python tools up to date: {}",
+            requirements.join(" ")
+        ));
+        return Ok(());
+    }
+    ui::step(format_args!(
+        "installing python tools: {}",
+        requirements.join(" ")
+    ));
+    let mut pip = Command::new(venv.python());
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+    ])
+    .args(requirements);
+    ui::command(&pip);
+    let status = pip.status().with_context(|| {
+        format!(
+            "could not run {}; delete {} and try again",
+            venv.python().display(),
+            venv.dir.display()
+        )
+    })?;
+    if !status.success() {
+        bail!(
+            "`pip install {}` failed ({status}); pip's error is above (check the network, or the \
+             requirement's spelling)",
+            requirements.join(" ")
+        );
+    }
+    fs::write(venv.stamp(), wanted)
+        .with_context(|| format!("could not write {}", venv.stamp().display()))?;
+    Ok(())
+}
+
+/// The venv with `requirements` installed, or `None` when nothing is required (no venv is made).
+pub fn python_tools(workspace: &Workspace, requirements: &[&str]) -> Result<Option<Venv>> {
+    if requirements.is_empty() {
+        return Ok(None);
+    }
+    let venv = ensure_venv(&workspace.venv_dir())?;
+    pip_install(&venv, requirements)?;
+    Ok(Some(venv))
+}
+
+/// The requirements, sorted and one a line, so that their order does not matter.
+fn stamp_contents(requirements: &[&str]) -> String {
+    let mut sorted = requirements.to_vec();
+    sorted.sort_unstable();
+    sorted
+        .iter()
+        .map(|requirement| format!("{requirement}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_ignores_requirement_order() {
+        assert_eq!(
+            stamp_contents(&["moto[server]", "cfn-lint"]),
+            "cfn-lint\nmoto[server]\n"
+        );
+        assert_eq!(
+            stamp_contents(&["cfn-lint", "moto[server]"]),
+            stamp_contents(&["moto[server]", "cfn-lint"])
+        );
+    }
+
+    #[test]
+    fn venv_paths() {
+        let venv = Venv {
+            dir: PathBuf::from("/w/.venv"),
+        };
+        #[cfg(unix)]
+        assert_eq!(venv.python(), Path::new("/w/.venv/bin/python"));
+        let path = venv.path_env().unwrap();
+        assert_eq!(std::env::split_paths(&path).next(), Some(venv.bin_dir()));
+    }
+
+    #[test]
+    fn nothing_required_means_no_venv() {
+        let workspace = Workspace::discover().unwrap();
+        assert_eq!(python_tools(&workspace, &[]).unwrap(), None);
+    }
+
+    #[test]
+    fn an_existing_venv_is_reused() {
+        let temp = tempfile::tempdir().unwrap();
+        let venv = Venv {
+            dir: temp.path().to_path_buf(),
+        };
+        fs::create_dir_all(venv.bin_dir()).unwrap();
+        fs::write(venv.python(), "").unwrap();
+        assert_eq!(ensure_venv(temp.path()).unwrap(), venv);
+        // Requirements already installed (per the stamp): pip is not run.
+        fs::write(venv.stamp(), stamp_contents(&["cfn-lint"])).unwrap();
+        pip_install(&venv, &["cfn-lint"]).unwrap();
+    }
+}
