@@ -37,8 +37,11 @@ const NOT_IN_PATH: &AsciiSet = &CONTROLS
 /// saying what to change.
 pub async fn run(build: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
     api::logging::init();
-    let repository = store::open_from_env()?;
-    let cors = CorsConfig::from_env()?;
+    let (repository, cors) = settings().map_err(|message| {
+        tracing::error!("{message}");
+        // The runtime prints an init error with `{:?}`: keep it the readable message.
+        lambda_http::Error::from(message)
+    })?;
     tracing::info!(store = %repository.describe(), "store chosen");
     let router = build(AppState::new(repository, cors));
     lambda_http::run(tower::service_fn(move |request: Request| {
@@ -46,6 +49,12 @@ pub async fn run(build: fn(AppState) -> Router) -> Result<(), lambda_http::Error
         async move { router.oneshot(adapt(request)).await }
     }))
     .await
+}
+
+fn settings() -> Result<(std::sync::Arc<dyn catalog::Repository>, CorsConfig), String> {
+    let repository = store::open_from_env().map_err(|e| e.to_string())?;
+    let cors = CorsConfig::from_env().map_err(|e| e.to_string())?;
+    Ok((repository, cors))
 }
 
 /// Turns lambda_http's request into what the api expects: the route path from the event, and the

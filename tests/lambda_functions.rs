@@ -1,0 +1,299 @@
+//! The packaged bootstraps, run as processes through the Lambda Runtime API and fed real-format
+//! API Gateway REST (v1) events for stage `dev`: what works here works for the same reasons in AWS.
+
+use e2e::{Function, claims, request, sqlite_url};
+use serde_json::{Value, json};
+
+const LITH_ROUTES: [(&str, &str); 3] = [
+    ("GET", "/api/v0/projects"),
+    ("GET", "/api/v0/technologies/x"),
+    ("GET", "/health"),
+];
+
+#[tokio::test]
+async fn lith_serves_the_crud_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let mut lith = Function::start("lith", &[("STORE_URL", &store)], dir.path()).await;
+
+    let created = lith
+        .send(
+            request("POST", "/api/v0/projects")
+                .json_body(&json!({"name": "Atlas", "description": "maps"}))
+                .claims(claims("alice")),
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert_eq!(
+        created.header("location"),
+        Some("/dev/api/v0/projects/Atlas")
+    );
+    let item = created.json().unwrap();
+    assert_eq!(item["created_by"], "alice");
+    assert!(created.header("x-request-id").is_some());
+
+    let fetched = lith.send(request("GET", "/api/v0/projects/Atlas")).await;
+    assert_eq!(
+        (fetched.status, fetched.json().unwrap()),
+        (200, item.clone())
+    );
+    let listed = lith
+        .send(
+            request("GET", "/api/v0/projects")
+                .query("name", "atl")
+                .query("limit", "10"),
+        )
+        .await;
+    assert_eq!(
+        listed.json().unwrap(),
+        json!({"items": [item], "next_token": null})
+    );
+
+    let deleted = lith
+        .send(request("DELETE", "/api/v0/projects/Atlas").claims(claims("alice")))
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        lith.send(request("GET", "/api/v0/projects/Atlas"))
+            .await
+            .status,
+        404
+    );
+    lith.stop().await;
+}
+
+#[tokio::test]
+async fn lith_answers_every_error_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let mut lith = Function::start("lith", &[("STORE_URL", &store)], dir.path()).await;
+    let code = |body: &[u8]| serde_json::from_slice::<Value>(body).unwrap()["code"].clone();
+
+    let post = |body: &str| {
+        request("POST", "/api/v0/technologies")
+            .header("Content-Type", "application/json")
+            .body(body)
+    };
+    assert_eq!(lith.send(post(r#"{"name":"Rust"}"#)).await.status, 201);
+
+    let duplicate = lith.send(post(r#"{"name":"Rust"}"#)).await;
+    assert_eq!(
+        (duplicate.status, code(&duplicate.body)),
+        (409, json!("conflict"))
+    );
+    let malformed = lith.send(post(r#"{"name":"#)).await;
+    assert_eq!(
+        (malformed.status, code(&malformed.body)),
+        (400, json!("malformed_json"))
+    );
+    let text = lith
+        .send(
+            request("POST", "/api/v0/technologies")
+                .header("Content-Type", "text/plain")
+                .body("Rust"),
+        )
+        .await;
+    assert_eq!(
+        (text.status, code(&text.body)),
+        (400, json!("unsupported_content_type"))
+    );
+    let invalid = lith.send(post(r#"{"name":"","description":7}"#)).await;
+    assert_eq!(invalid.status, 422);
+    assert_eq!(
+        invalid.json().unwrap()["fields"].as_array().unwrap().len(),
+        2
+    );
+    let huge = json!({"name": "big", "description": "d".repeat(1024 * 1024 + 1)}).to_string();
+    let too_large = lith.send(post(&huge)).await;
+    assert_eq!(
+        (too_large.status, code(&too_large.body)),
+        (413, json!("payload_too_large"))
+    );
+    let missing = lith.send(request("GET", "/api/v0/technologies/Go")).await;
+    assert_eq!(
+        (missing.status, code(&missing.body)),
+        (404, json!("not_found"))
+    );
+    let wrong_method = lith.send(request("PUT", "/api/v0/technologies")).await;
+    assert_eq!(wrong_method.status, 405);
+    let trailing = lith.send(request("GET", "/api/v0/technologies/")).await;
+    assert_eq!((trailing.status, trailing.header("location")), (404, None));
+    lith.stop().await;
+
+    // A store that cannot be opened: 503, and the function keeps running.
+    let unusable = format!("sqlite://{}/no-such-dir/catalog.db", dir.path().display());
+    let mut lith = Function::start("lith", &[("STORE_URL", &unusable)], dir.path()).await;
+    let unavailable = lith.send(request("GET", "/api/v0/technologies")).await;
+    assert_eq!(
+        (unavailable.status, code(&unavailable.body)),
+        (503, json!("store_unavailable"))
+    );
+    assert_eq!(lith.send(request("GET", "/api/v0")).await.status, 200);
+    lith.stop().await;
+}
+
+#[tokio::test]
+async fn the_stage_is_stripped_once_whatever_the_ignore_stage_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    for ignore_stage in [None, Some("true")] {
+        let mut env = vec![("STORE_URL", store.as_str())];
+        if let Some(value) = ignore_stage {
+            env.push(("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", value));
+        }
+        let mut lith = Function::start("lith", &env, dir.path()).await;
+        for (method, path) in LITH_ROUTES {
+            let response = lith.send(request(method, path)).await;
+            let routed = response
+                .json()
+                .map(|body| body["code"] != "no_route")
+                .unwrap_or(true);
+            assert!(
+                routed,
+                "{method} {path} with ignore-stage {ignore_stage:?}: {response:?}"
+            );
+        }
+        // The proof of concept accepted /dev/dev/... through its public proxy: not a route here.
+        let doubled = request("POST", "/dev/api/v0/projects").json_body(&json!({"name": "sneaky"}));
+        let response = lith.send(doubled).await;
+        assert_eq!(response.status, 404, "ignore-stage {ignore_stage:?}");
+        let listed = lith
+            .send(request("GET", "/api/v0/projects"))
+            .await
+            .json()
+            .unwrap();
+        assert_eq!(
+            listed["items"],
+            json!([]),
+            "the doubled-stage write created something"
+        );
+        lith.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn each_fat_function_serves_only_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let probes = [
+        ("projects", "/api/v0/projects"),
+        ("technologies", "/api/v0/technologies"),
+        ("meta", "/api/v0"),
+        ("meta", "/openapi.json"),
+    ];
+    for function in ["projects", "technologies", "meta"] {
+        let mut fat = Function::start(function, &[("STORE_URL", &store)], dir.path()).await;
+        for (owner, path) in probes {
+            let response = fat.send(request("GET", path)).await;
+            let served = response.status == 200;
+            assert_eq!(
+                served,
+                owner == function,
+                "{function} answering GET {path}: {}",
+                response.status
+            );
+        }
+        fat.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn processes_sharing_one_sqlite_file_see_each_others_writes_and_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let env = [("STORE_URL", store.as_str())];
+    let mut lith = Function::start("lith", &env, dir.path()).await;
+    let mut projects = Function::start("projects", &env, dir.path()).await;
+
+    let write =
+        |name: &str| request("POST", "/api/v0/projects").json_body(&json!({ "name": name }));
+    assert_eq!(lith.send(write("from-lith")).await.status, 201);
+    assert_eq!(projects.send(write("from-fat")).await.status, 201);
+    // Both processes insist on the one name: the database lets exactly one through.
+    assert_eq!(projects.send(write("from-lith")).await.status, 409);
+
+    let names = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(
+            lith.send(request("GET", "/api/v0/projects"))
+                .await
+                .json()
+                .unwrap()
+        ),
+        ["from-fat", "from-lith"]
+    );
+
+    // Kill both (no graceful shutdown), then start a new environment on the same file.
+    lith.stop().await;
+    projects.stop().await;
+    let mut restarted = Function::start("lith", &env, dir.path()).await;
+    assert_eq!(
+        names(
+            restarted
+                .send(request("GET", "/api/v0/projects"))
+                .await
+                .json()
+                .unwrap()
+        ),
+        ["from-fat", "from-lith"]
+    );
+    restarted.stop().await;
+}
+
+#[tokio::test]
+async fn without_store_url_the_store_is_a_sqlite_file_in_the_writable_dir_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut lith = Function::start("lith", &[("TMPDIR", tmp.to_str().unwrap())], dir.path()).await;
+    assert_eq!(lith.send(request("GET", "/health")).await.status, 200);
+    let db = tmp.join("catalog.db");
+    assert!(db.is_file(), "expected {}", db.display());
+    lith.wait_for_log(&db.display().to_string()).await;
+    lith.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_setting_fails_the_init_with_a_message_saying_what_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lith = Function::start(
+        "lith",
+        &[("STORE_URL", "postgres://db/catalog")],
+        dir.path(),
+    )
+    .await;
+    let error = lith.try_send(request("GET", "/health")).await.unwrap_err();
+    assert!(!lith.environment.is_alive(), "{error}");
+    lith.wait_for_log("sqlite:///absolute/path.db").await;
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_carrying_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let mut lith = Function::start("lith", &[("STORE_URL", &store)], dir.path()).await;
+    let sent = request("GET", "/api/v0/projects");
+    let request_id = sent.request_id.clone();
+    let response = lith.send(sent).await;
+    assert_eq!(response.header("x-request-id"), Some(request_id.as_str()));
+    let logs = lith.wait_for_log("request finished").await;
+    let finished: Value = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no JSON 'request finished' line:\n{logs}"));
+    assert_eq!(finished["span"]["request_id"], request_id.as_str());
+    assert_eq!(finished["status"], 200);
+}
