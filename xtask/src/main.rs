@@ -1,7 +1,9 @@
 //! `cargo xtask`: the project's automation, in plain Rust (one module per command, no shell scripts).
 
 mod build;
+mod ip;
 mod serve;
+mod template;
 mod test;
 mod tools;
 mod ui;
@@ -25,8 +27,12 @@ struct Cli {
 enum Command {
     /// Build the release Lambda binaries and package each as <target>/lambda/<function>/bootstrap.zip
     Build(build::Args),
+    /// Manage the WAF IP allow-list: allow, revoke, list and flush addresses
+    Ip(ip::Args),
     /// Run the API as a plain HTTP server on 127.0.0.1 (no Lambda, no AWS)
     Serve(serve::Args),
+    /// Print the CloudFormation template of a pattern (checked: protected routes need the authorizer)
+    Template(template::Args),
     /// Run every test of the workspace, after building the Lambda packages the end-to-end tests use
     Test(test::Args),
 }
@@ -35,7 +41,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Workspace::discover().and_then(|workspace| match cli.command {
         Command::Build(args) => build::run(&workspace, args),
+        Command::Ip(args) => ip::run(&workspace, args),
         Command::Serve(args) => serve::run(&workspace, args),
+        Command::Template(args) => template::run(&workspace, args),
         Command::Test(args) => test::run(&workspace, args),
     });
     match result {

@@ -15,7 +15,7 @@ use crate::workspace::Workspace;
 
 /// Python tools the tests use, installed into `<root>/.venv` (whose `bin` then leads PATH).
 /// None yet: cfn-lint and moto will be listed here when tests need them.
-const PYTHON_REQUIREMENTS: &[&str] = &[];
+const PYTHON_REQUIREMENTS: &[&str] = &["moto[server]"];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

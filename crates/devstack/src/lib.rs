@@ -5,6 +5,7 @@
 //! reasons in AWS. Later the API Gateway, WAF and Cognito emulation build on
 //! [`ExecutionEnvironment`].
 
+pub mod cognito;
 pub mod environment;
 pub mod log;
 pub mod proxy;

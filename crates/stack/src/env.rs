@@ -1,0 +1,216 @@
+//! Per-environment settings, read from `deploy/envs/<env>.toml`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::user_pool::UserPool;
+
+/// The settings of one environment (dev, prod, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    pub region: String,
+    /// API Gateway stage name: the API answers under `/<stage>`.
+    pub stage: String,
+    pub architecture: Architecture,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub log_retention_days: u32,
+    #[serde(default)]
+    pub cors_credentialed_origins: Vec<String>,
+    pub user_pools: Vec<UserPool>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Architecture {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error("cannot read {path}: {source}; environments live in deploy/envs/<name>.toml")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid environment file: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {problem}")]
+    Invalid { path: String, problem: String },
+}
+
+/// AWS limits that, broken, would only fail at deploy time; checked when the file is read.
+const MEMORY_RANGE: std::ops::RangeInclusive<u32> = 128..=10_240;
+const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=900;
+/// CloudWatch Logs accepts only these retention periods.
+const RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl EnvConfig {
+    /// Reads and checks `deploy/envs/<env>.toml` under `deploy_dir`.
+    pub fn load(deploy_dir: &Path, env: &str) -> Result<EnvConfig, EnvError> {
+        let path = deploy_dir.join("envs").join(format!("{env}.toml"));
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| EnvError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        EnvConfig::parse(&text, &shown)
+    }
+
+    /// Parses and checks an environment file's text; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<EnvConfig, EnvError> {
+        let config: EnvConfig = toml::from_str(text).map_err(|e| EnvError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|problem| EnvError::Invalid {
+            path: path.to_owned(),
+            problem,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let stage_ok = !self.stage.is_empty()
+            && self.stage.len() <= 128
+            && self
+                .stage
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !stage_ok {
+            return Err(format!(
+                "stage {:?} must be 1-128 letters, digits, '-' or '_'",
+                self.stage
+            ));
+        }
+        if !MEMORY_RANGE.contains(&self.memory_mb) {
+            return Err(format!(
+                "memory_mb {} must be within {MEMORY_RANGE:?}",
+                self.memory_mb
+            ));
+        }
+        if !TIMEOUT_RANGE.contains(&self.timeout_seconds) {
+            return Err(format!(
+                "timeout_seconds {} must be within {TIMEOUT_RANGE:?} (API Gateway itself gives up after 29 s)",
+                self.timeout_seconds
+            ));
+        }
+        if !RETENTION_DAYS.contains(&self.log_retention_days) {
+            return Err(format!(
+                "log_retention_days {} is not one CloudWatch accepts: {RETENTION_DAYS:?}",
+                self.log_retention_days
+            ));
+        }
+        if self.user_pools.is_empty() {
+            return Err(
+                "list at least one [[user_pools]]: write routes need a Cognito authorizer".into(),
+            );
+        }
+        for pool in &self.user_pools {
+            if self
+                .user_pools
+                .iter()
+                .filter(|p| p.name() == pool.name())
+                .count()
+                > 1
+            {
+                return Err(format!("user pool name {:?} is used twice", pool.name()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        region = "eu-west-1"
+        stage = "dev"
+        architecture = "arm64"
+        memory_mb = 128
+        timeout_seconds = 10
+        log_retention_days = 14
+        [[user_pools]]
+        name = "portal"
+        arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc123"
+    "#;
+
+    #[test]
+    fn the_committed_environments_are_valid() {
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        for env in ["dev", "prod"] {
+            let config = EnvConfig::load(&deploy, env).unwrap();
+            assert_eq!(config.stage, env);
+            assert_eq!(config.user_pools.len(), 2);
+        }
+    }
+
+    #[test]
+    fn pool_arns_give_id_region_and_issuer() {
+        let config = EnvConfig::parse(GOOD, "x.toml").unwrap();
+        let pool = &config.user_pools[0];
+        assert_eq!(pool.pool_id(), "eu-west-1_Abc123");
+        assert_eq!(
+            pool.issuer(),
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123"
+        );
+        assert_eq!(config.architecture, Architecture::Arm64);
+    }
+
+    #[test]
+    fn mistakes_are_named_with_the_file_and_the_fix() {
+        let cases = [
+            (
+                GOOD.replace("stage = \"dev\"", "stage = \"my stage\""),
+                "stage",
+            ),
+            (
+                GOOD.replace("memory_mb = 128", "memory_mb = 64"),
+                "memory_mb",
+            ),
+            (
+                GOOD.replace("log_retention_days = 14", "log_retention_days = 10"),
+                "log_retention_days",
+            ),
+            (
+                GOOD.replace("userpool/eu-west-1_Abc123", "userpool/Abc123"),
+                "arn:aws:cognito-idp:<region>",
+            ),
+            (
+                GOOD.replace("architecture = \"arm64\"", "architecture = \"risc-v\""),
+                "architecture",
+            ),
+            (format!("{GOOD}\nunknown_key = 1"), "unknown_key"),
+        ];
+        for (text, expected) in cases {
+            let error = EnvConfig::parse(&text, "deploy/envs/x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("deploy/envs/x.toml") && error.contains(expected),
+                "{error}"
+            );
+        }
+    }
+}

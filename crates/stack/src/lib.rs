@@ -1,0 +1,21 @@
+//! The deployment: one typed model, derived from the route table and an environment file, rendered
+//! as one CloudFormation template per pattern, and read back from that template.
+//!
+//! Reading the template back ([`template::ApiTemplate`]) is what both the protection check and
+//! the local stack use, so what is checked and what is served locally is the file AWS would get.
+
+pub mod check;
+pub mod env;
+pub mod matching;
+pub mod model;
+pub mod render;
+pub mod template;
+pub mod user_pool;
+
+pub use check::{Violation, check_routes};
+pub use env::{EnvConfig, EnvError};
+pub use matching::{GatewayMatch, MatchError};
+pub use model::{Deployment, FunctionSpec, MethodAuth, MethodSpec, Pattern};
+pub use render::{RenderError, render, template_file, to_file_text};
+pub use template::{ApiTemplate, TemplateError};
+pub use user_pool::{PoolError, UserPool};

@@ -1,0 +1,237 @@
+//! The deployment model: which functions exist and which API Gateway methods reach them, derived
+//! from the route table for each packaging pattern.
+
+use std::collections::BTreeSet;
+
+use routes::{API_PREFIX, Access, Group, ROUTES};
+
+use crate::env::EnvConfig;
+
+/// How the API's code is packaged into functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pattern {
+    /// One function serves every route.
+    Lith,
+    /// One function per route group.
+    Fat,
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 2] = [Pattern::Lith, Pattern::Fat];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Lith => "lith",
+            Pattern::Fat => "fat",
+        }
+    }
+
+    /// The function (its package name, `target/lambda/<name>`) that serves `group`.
+    pub fn function_for(self, group: Group) -> &'static str {
+        match self {
+            Pattern::Lith => "lith",
+            Pattern::Fat => group.name(),
+        }
+    }
+
+    /// Every function of the pattern, in a stable order.
+    pub fn functions(self) -> Vec<&'static str> {
+        match self {
+            Pattern::Lith => vec!["lith"],
+            Pattern::Fat => Group::ALL.iter().map(|group| group.name()).collect(),
+        }
+    }
+}
+
+impl std::str::FromStr for Pattern {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "lith" => Ok(Pattern::Lith),
+            "fat" => Ok(Pattern::Fat),
+            other => Err(format!("unknown pattern {other:?}: use lith or fat")),
+        }
+    }
+}
+
+/// One Lambda function of the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// The package it runs: `target/lambda/<package>/bootstrap.zip`.
+    pub package: &'static str,
+    /// The deployed function's name, `catalog-<env>-<package>`.
+    pub function_name: String,
+    /// The route groups it serves.
+    pub groups: Vec<Group>,
+}
+
+/// Who may call a method, as API Gateway enforces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodAuth {
+    None,
+    /// The Cognito User Pools authorizer (every configured pool), ID tokens.
+    Cognito,
+}
+
+/// An API Gateway method: an HTTP method (or ANY) on a resource path, proxied to one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodSpec {
+    /// The resource path, in API Gateway's syntax (`/api/v0/projects/{name}`, `/{proxy+}`).
+    pub path: String,
+    /// `GET`, `POST`, `DELETE` or `ANY`.
+    pub http_method: &'static str,
+    /// The package of the function it proxies to.
+    pub function: &'static str,
+    pub auth: MethodAuth,
+}
+
+/// Everything one environment's deployment of one pattern consists of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub pattern: Pattern,
+    pub env_name: String,
+    pub config: EnvConfig,
+    pub functions: Vec<FunctionSpec>,
+    pub methods: Vec<MethodSpec>,
+}
+
+impl Deployment {
+    /// Derives the deployment from the route table.
+    ///
+    /// Every route of the table gets an explicit method on its own resource, with the authorizer
+    /// when the table says so; catch-all `ANY` methods send everything else to the function that
+    /// owns it (for fat: each collection's prefix to its function, the rest to meta). So a
+    /// protected route never depends on falling through to a catch-all.
+    pub fn new(pattern: Pattern, env_name: &str, config: EnvConfig) -> Deployment {
+        let functions = pattern
+            .functions()
+            .into_iter()
+            .map(|package| FunctionSpec {
+                package,
+                function_name: format!("catalog-{env_name}-{package}"),
+                groups: Group::ALL
+                    .into_iter()
+                    .filter(|g| pattern.function_for(*g) == package)
+                    .collect(),
+            })
+            .collect();
+
+        let any = |path: String, function| MethodSpec {
+            path,
+            http_method: "ANY",
+            function,
+            auth: MethodAuth::None,
+        };
+        let fallback = pattern.function_for(Group::Meta);
+        let mut methods = vec![any("/".into(), fallback), any("/{proxy+}".into(), fallback)];
+        if pattern == Pattern::Fat {
+            for group in Group::ALL {
+                if let Some(collection) = group.collection() {
+                    let prefix = format!("{API_PREFIX}/{}", collection.name());
+                    methods.push(any(prefix.clone(), group.name()));
+                    methods.push(any(format!("{prefix}/{{proxy+}}"), group.name()));
+                }
+            }
+        }
+        for route in ROUTES {
+            methods.push(MethodSpec {
+                path: route.path.to_owned(),
+                http_method: route.method.as_str(),
+                function: pattern.function_for(route.group()),
+                auth: match route.access {
+                    Access::Public => MethodAuth::None,
+                    Access::CognitoToken => MethodAuth::Cognito,
+                },
+            });
+        }
+        Deployment {
+            pattern,
+            env_name: env_name.to_owned(),
+            config,
+            functions,
+            methods,
+        }
+    }
+
+    /// Every resource path the methods need, parents included, root excluded, parents first.
+    pub fn resource_paths(&self) -> Vec<String> {
+        let mut paths = BTreeSet::new();
+        for method in &self.methods {
+            let segments: Vec<&str> = method.path.split('/').filter(|s| !s.is_empty()).collect();
+            for end in 1..=segments.len() {
+                paths.insert(format!("/{}", segments[..end].join("/")));
+            }
+        }
+        let mut paths: Vec<String> = paths.into_iter().collect();
+        paths.sort_by_key(|p| (p.matches('/').count(), p.clone()));
+        paths
+    }
+
+    /// The CloudFormation stack this deployment lives in: one per environment, whatever the
+    /// pattern, so switching pattern updates it in place.
+    pub fn stack_name(&self) -> String {
+        format!("catalog-{}", self.env_name)
+    }
+
+    /// Names of the WAF IP sets (IPv4, IPv6) of the environment.
+    pub fn ip_set_names(&self) -> Result<waf::IpSetNames, waf::NameError> {
+        waf::IpSetNames::for_env(&self.env_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(pattern: Pattern) -> Deployment {
+        let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        Deployment::new(pattern, "dev", EnvConfig::load(&deploy, "dev").unwrap())
+    }
+
+    #[test]
+    fn fat_has_one_function_per_group_and_lith_one_for_all() {
+        let fat = dev(Pattern::Fat);
+        let names: Vec<_> = fat
+            .functions
+            .iter()
+            .map(|f| f.function_name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "catalog-dev-projects",
+                "catalog-dev-technologies",
+                "catalog-dev-meta"
+            ]
+        );
+        let lith = dev(Pattern::Lith);
+        assert_eq!(lith.functions.len(), 1);
+        assert_eq!(lith.functions[0].groups, Group::ALL);
+    }
+
+    #[test]
+    fn every_route_has_an_explicit_method_with_the_tables_access() {
+        for pattern in Pattern::ALL {
+            let deployment = dev(pattern);
+            for route in ROUTES {
+                let method = deployment
+                    .methods
+                    .iter()
+                    .find(|m| m.path == route.path && m.http_method == route.method.as_str())
+                    .unwrap_or_else(|| panic!("{} {}", route.method.as_str(), route.path));
+                assert_eq!(method.auth == MethodAuth::Cognito, route.is_protected());
+                assert_eq!(method.function, pattern.function_for(route.group()));
+            }
+        }
+    }
+
+    #[test]
+    fn resource_paths_list_parents_first() {
+        let paths = dev(Pattern::Lith).resource_paths();
+        let position = |p: &str| paths.iter().position(|x| x == p).unwrap();
+        assert!(position("/api") < position("/api/v0"));
+        assert!(position("/api/v0/projects") < position("/api/v0/projects/{name}"));
+        assert!(paths.contains(&"/{proxy+}".to_owned()));
+    }
+}

@@ -1,0 +1,444 @@
+//! CloudFormation rendering of a [`Deployment`]: REST API, authorizer, stage with access logs,
+//! functions with their log groups and permissions, and the WAF allow-list.
+//!
+//! Rendering ends by reading the template back and checking it, so a template in which a
+//! protected route is reachable without the authorizer is never produced.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::check::{Violation, check_routes};
+use crate::model::{Deployment, MethodAuth, Pattern};
+use crate::template::{ApiTemplate, TemplateError};
+
+/// The stage's access log line: one JSON object per request, in API Gateway's `$context` variables.
+pub const ACCESS_LOG_FORMAT: &str = concat!(
+    r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","caller":"$context.identity.caller","#,
+    r#""user":"$context.authorizer.claims.cognito:username","requestTime":"$context.requestTime","#,
+    r#""httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath","status":"$context.status","#,
+    r#""protocol":"$context.protocol","responseLength":"$context.responseLength","#,
+    r#""error":"$context.error.message","wafStatus":"$context.waf.status","latencyMs":"$context.responseLatency"}"#
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the rendered template does not read back: {0}")]
+    ReadBack(#[from] TemplateError),
+    #[error("refusing to render: {}", describe(.0))]
+    Unsafe(Vec<Violation>),
+    #[error("the environment name gives no valid WAF IP set name: {0}")]
+    IpSetNames(waf::NameError),
+    #[error("two resources would share the logical id {0}; rename a path segment")]
+    DuplicateLogicalId(String),
+}
+
+fn describe(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `/api/v0/projects/{name}` -> `ApiV0ProjectsName`; `/{proxy+}` -> `Proxy`; `/` -> `Root`.
+pub fn camel(path: &str) -> String {
+    let words: String = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    if words.is_empty() {
+        "Root".to_owned()
+    } else {
+        words
+    }
+}
+
+pub fn resource_id(path: &str) -> String {
+    format!("Resource{}", camel(path))
+}
+
+pub fn method_id(path: &str, http_method: &str) -> String {
+    format!(
+        "Method{}{}",
+        camel(path),
+        camel(&http_method.to_ascii_lowercase())
+    )
+}
+
+pub fn function_id(package: &str) -> String {
+    format!("{}Function", camel(package))
+}
+
+pub fn code_key_parameter(package: &str) -> String {
+    format!("{}CodeKey", camel(package))
+}
+
+/// Adds a resource, refusing to overwrite one: two paths must never share a logical id.
+fn insert(id: String, value: Value, resources: &mut Map<String, Value>) -> Result<(), RenderError> {
+    if resources.insert(id.clone(), value).is_some() {
+        return Err(RenderError::DuplicateLogicalId(id));
+    }
+    Ok(())
+}
+
+fn tags_list(deployment: &Deployment) -> Value {
+    Value::Array(
+        deployment
+            .config
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
+}
+
+/// FNV-1a: a stable hash (std's hasher may change between Rust releases) for the deployment id.
+fn stable_hash(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")[..10].to_owned()
+}
+
+/// Renders the template and checks it; the value is ready to write as JSON.
+pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
+    let config = &deployment.config;
+    let tags = tags_list(deployment);
+    let mut resources = Map::new();
+
+    // The API: resources, methods and the authorizer. These alone decide routing, so their text
+    // names the deployment: any change redeploys the stage.
+    let mut api = Map::new();
+    insert(
+        "Api".into(),
+        json!({
+            "Type": "AWS::ApiGateway::RestApi",
+            "Properties": {
+                "Name": format!("catalog-{}", deployment.env_name),
+                "Description": format!("Catalog API ({} pattern)", deployment.pattern.name()),
+                "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                "Tags": tags,
+            },
+        }),
+        &mut resources,
+    )?;
+    for path in deployment.resource_paths() {
+        let (parent, part) = path
+            .rsplit_once('/')
+            .expect("resource paths start with '/'");
+        let parent_id = if parent.is_empty() {
+            json!({"Fn::GetAtt": ["Api", "RootResourceId"]})
+        } else {
+            json!({"Ref": resource_id(parent)})
+        };
+        insert(
+            resource_id(&path),
+            json!({
+                "Type": "AWS::ApiGateway::Resource",
+                "Properties": {"RestApiId": {"Ref": "Api"}, "ParentId": parent_id, "PathPart": part},
+            }),
+            &mut api,
+        )?;
+    }
+    let pool_arns: Vec<&str> = config.user_pools.iter().map(|p| p.arn()).collect();
+    insert(
+        "CognitoAuthorizer".into(),
+        json!({
+            "Type": "AWS::ApiGateway::Authorizer",
+            "Properties": {
+                "Name": "cognito",
+                "RestApiId": {"Ref": "Api"},
+                "Type": "COGNITO_USER_POOLS",
+                "IdentitySource": "method.request.header.Authorization",
+                "ProviderARNs": pool_arns,
+            },
+        }),
+        &mut api,
+    )?;
+    let mut method_ids = Vec::new();
+    for method in &deployment.methods {
+        let id = method_id(&method.path, method.http_method);
+        let resource = if method.path == "/" {
+            json!({"Fn::GetAtt": ["Api", "RootResourceId"]})
+        } else {
+            json!({"Ref": resource_id(&method.path)})
+        };
+        let mut properties = json!({
+            "RestApiId": {"Ref": "Api"},
+            "ResourceId": resource,
+            "HttpMethod": method.http_method,
+            "AuthorizationType": "NONE",
+            "Integration": {
+                "Type": "AWS_PROXY",
+                "IntegrationHttpMethod": "POST",
+                "Uri": {"Fn::Sub": format!(
+                    "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{}.Arn}}/invocations",
+                    function_id(method.function)
+                )},
+            },
+        });
+        if method.auth == MethodAuth::Cognito {
+            properties["AuthorizationType"] = json!("COGNITO_USER_POOLS");
+            properties["AuthorizerId"] = json!({"Ref": "CognitoAuthorizer"});
+        }
+        insert(
+            id.clone(),
+            json!({"Type": "AWS::ApiGateway::Method", "Properties": properties}),
+            &mut api,
+        )?;
+        method_ids.push(id);
+    }
+    let deployment_id = format!(
+        "Deployment{}",
+        stable_hash(&Value::Object(api.clone()).to_string())
+    );
+    for (id, value) in api {
+        insert(id, value, &mut resources)?;
+    }
+    insert(
+        deployment_id.clone(),
+        json!({
+            "Type": "AWS::ApiGateway::Deployment",
+            "DependsOn": method_ids,
+            "Properties": {"RestApiId": {"Ref": "Api"}, "Description": "Named after a hash of the API: a changed API is a new deployment"},
+        }),
+        &mut resources,
+    )?;
+    insert(
+        "AccessLogGroup".into(),
+        json!({
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": format!("/aws/apigateway/catalog-{}-access", deployment.env_name),
+                "RetentionInDays": config.log_retention_days,
+                "Tags": tags,
+            },
+        }),
+        &mut resources,
+    )?;
+    insert(
+        "Stage".into(),
+        json!({
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "DeploymentId": {"Ref": deployment_id},
+                "StageName": config.stage,
+                "AccessLogSetting": {
+                    "DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]},
+                    "Format": ACCESS_LOG_FORMAT,
+                },
+                "Tags": tags,
+            },
+        }),
+        &mut resources,
+    )?;
+
+    // Functions.
+    insert(
+        "FunctionRole".into(),
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+                },
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
+                "Tags": tags,
+            },
+        }),
+        &mut resources,
+    )?;
+    let mut parameters = Map::new();
+    parameters.insert(
+        "ArtifactBucket".into(),
+        json!({"Type": "String", "Description": "S3 bucket holding the bootstrap.zip packages"}),
+    );
+    for function in &deployment.functions {
+        let id = function_id(function.package);
+        let log_group = format!("{}LogGroup", camel(function.package));
+        let code_key = code_key_parameter(function.package);
+        parameters.insert(
+            code_key.clone(),
+            json!({"Type": "String", "Description": format!("S3 key of the {} package (content-addressed)", function.package)}),
+        );
+        insert(
+            log_group.clone(),
+            json!({
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {
+                    "LogGroupName": format!("/aws/lambda/{}", function.function_name),
+                    "RetentionInDays": config.log_retention_days,
+                    "Tags": tags,
+                },
+            }),
+            &mut resources,
+        )?;
+        let groups: Vec<&str> = function.groups.iter().map(|g| g.name()).collect();
+        insert(
+            id.clone(),
+            json!({
+                "Type": "AWS::Lambda::Function",
+                "Metadata": {"catalog": {"package": function.package, "groups": groups}},
+                "Properties": {
+                    "FunctionName": function.function_name,
+                    "Description": format!("Catalog API: {} ({} pattern)", groups.join(", "), deployment.pattern.name()),
+                    "Runtime": "provided.al2023",
+                    "Handler": "bootstrap",
+                    "Architectures": [config.architecture.as_str()],
+                    "MemorySize": config.memory_mb,
+                    "Timeout": config.timeout_seconds,
+                    "Role": {"Fn::GetAtt": ["FunctionRole", "Arn"]},
+                    "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": code_key}},
+                    "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}},
+                    "Environment": {"Variables": {
+                        "CORS_CREDENTIALED_ORIGINS": config.cors_credentialed_origins.join(","),
+                        "RUST_LOG": "info",
+                    }},
+                    "Tags": tags,
+                },
+            }),
+            &mut resources,
+        )?;
+        insert(
+            format!("{}Permission", camel(function.package)),
+            json!({
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Fn::GetAtt": [id, "Arn"]},
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/*/*"},
+                },
+            }),
+            &mut resources,
+        )?;
+    }
+
+    // The WAF: blocks by default, allows the addresses in the environment's IP sets.
+    let names = deployment.ip_set_names().map_err(RenderError::IpSetNames)?;
+    let (v4_name, v6_name) = (names.v4().to_owned(), names.v6().to_owned());
+    let visibility = |metric: &str| json!({"CloudWatchMetricsEnabled": true, "MetricName": metric, "SampledRequestsEnabled": true});
+    for (id, name, version) in [("IpSetV4", &v4_name, "IPV4"), ("IpSetV6", &v6_name, "IPV6")] {
+        insert(
+            id.into(),
+            json!({
+                "Type": "AWS::WAFv2::IPSet",
+                "Properties": {
+                    "Name": name,
+                    "Description": "Developer addresses allowed in; managed by `cargo xtask ip`",
+                    "Scope": "REGIONAL",
+                    "IPAddressVersion": version,
+                    "Addresses": [],
+                    "Tags": tags,
+                },
+            }),
+            &mut resources,
+        )?;
+    }
+    let rule = |name: &str, priority: u32, ip_set: &str| {
+        json!({
+            "Name": name,
+            "Priority": priority,
+            "Action": {"Allow": {}},
+            "Statement": {"IPSetReferenceStatement": {"Arn": {"Fn::GetAtt": [ip_set, "Arn"]}}},
+            "VisibilityConfig": visibility(&camel(name)),
+        })
+    };
+    insert(
+        "WebAcl".into(),
+        json!({
+            "Type": "AWS::WAFv2::WebACL",
+            "Properties": {
+                "Name": format!("catalog-{}", deployment.env_name),
+                "Scope": "REGIONAL",
+                "DefaultAction": {"Block": {}},
+                "Rules": [rule("allow-ipv4", 0, "IpSetV4"), rule("allow-ipv6", 1, "IpSetV6")],
+                "VisibilityConfig": visibility("CatalogWebAcl"),
+                "Tags": tags,
+            },
+        }),
+        &mut resources,
+    )?;
+    insert(
+        "WebAclAssociation".into(),
+        json!({
+            "Type": "AWS::WAFv2::WebACLAssociation",
+            "Properties": {
+                "ResourceArn": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${Stage}"},
+                "WebACLArn": {"Fn::GetAtt": ["WebAcl", "Arn"]},
+            },
+        }),
+        &mut resources,
+    )?;
+
+    let template = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!(
+            "Catalog API, {} pattern, {} environment. Rendered by `cargo xtask template`; do not edit by hand.",
+            deployment.pattern.name(), deployment.env_name
+        ),
+        "Parameters": parameters,
+        "Resources": resources,
+        "Outputs": {
+            "ApiUrl": {"Value": {"Fn::Sub": format!("https://${{Api}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}", config.stage)}},
+            "StageName": {"Value": config.stage},
+            "WebAclArn": {"Value": {"Fn::GetAtt": ["WebAcl", "Arn"]}},
+            "IpSetV4Arn": {"Value": {"Fn::GetAtt": ["IpSetV4", "Arn"]}},
+            "IpSetV6Arn": {"Value": {"Fn::GetAtt": ["IpSetV6", "Arn"]}},
+        },
+    });
+
+    let read = ApiTemplate::read(&template)?;
+    let violations = check_routes(&read);
+    if !violations.is_empty() {
+        return Err(RenderError::Unsafe(violations));
+    }
+    Ok(template)
+}
+
+/// The template as it is written to disk: pretty JSON with a final newline.
+pub fn to_file_text(template: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(template).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// Where the rendered template of an environment and pattern is kept.
+pub fn template_file(deploy_dir: &Path, env_name: &str, pattern: Pattern) -> PathBuf {
+    deploy_dir
+        .join("templates")
+        .join(format!("{env_name}-{}.json", pattern.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_ids_are_camel_case_of_the_path() {
+        assert_eq!(
+            resource_id("/api/v0/projects/{name}"),
+            "ResourceApiV0ProjectsName"
+        );
+        assert_eq!(resource_id("/{proxy+}"), "ResourceProxy");
+        assert_eq!(method_id("/", "ANY"), "MethodRootAny");
+        assert_eq!(function_id("technologies"), "TechnologiesFunction");
+    }
+
+    #[test]
+    fn the_hash_is_stable() {
+        assert_eq!(stable_hash("catalog"), stable_hash("catalog"));
+        assert_ne!(stable_hash("catalog"), stable_hash("catalogue"));
+        assert_eq!(stable_hash("").len(), 10);
+    }
+}

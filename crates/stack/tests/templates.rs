@@ -1,0 +1,165 @@
+//! The rendered templates: committed copies are current, routing and protection hold in both
+//! patterns, the WAF blocks by default, and the proof of concept's mistake is refused.
+
+use std::path::{Path, PathBuf};
+
+use routes::ROUTES;
+use serde_json::Value;
+use stack::template::Authorization;
+use stack::{
+    ApiTemplate, Deployment, EnvConfig, MethodAuth, MethodSpec, Pattern, RenderError, Violation,
+};
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+fn deployment(env: &str, pattern: Pattern) -> Deployment {
+    Deployment::new(pattern, env, EnvConfig::load(&deploy_dir(), env).unwrap())
+}
+
+#[test]
+fn committed_templates_are_current() {
+    for env in ["dev", "prod"] {
+        for pattern in Pattern::ALL {
+            let rendered = stack::to_file_text(&stack::render(&deployment(env, pattern)).unwrap());
+            let file = stack::template_file(&deploy_dir(), env, pattern);
+            let committed = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(
+                committed == rendered,
+                "{} is stale: run `cargo xtask template --pattern {} --env {env} --write` and commit it",
+                file.display(),
+                pattern.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_route_reaches_its_groups_function_and_protected_ones_need_the_authorizer() {
+    for pattern in Pattern::ALL {
+        let template = stack::render(&deployment("dev", pattern)).unwrap();
+        let api = ApiTemplate::read(&template).unwrap();
+        assert_eq!(api.stage, "dev");
+        for route in ROUTES {
+            let path = route
+                .path
+                .replace("{name}", "Atlas")
+                .replace("{asset}", "swagger-ui.css");
+            let matched = api.match_request(route.method.as_str(), &path).unwrap();
+            assert_eq!(
+                api.function(matched.method).package,
+                pattern.function_for(route.group())
+            );
+            let authorized = matches!(
+                matched.method.authorization,
+                Authorization::CognitoUserPools { .. }
+            );
+            assert_eq!(
+                authorized,
+                route.is_protected(),
+                "{} {path} in {pattern:?}",
+                route.method.as_str()
+            );
+        }
+        // What the table does not name goes to the meta (or lith) function, publicly.
+        let other = api.match_request("PUT", "/api/v0/projects/Atlas").unwrap();
+        assert_eq!(other.method.authorization, Authorization::None);
+        // The root has its own method; an unknown method on a known path still reaches a function.
+        assert!(api.match_request("GET", "/").is_ok());
+    }
+}
+
+#[test]
+fn fat_routes_each_collection_prefix_to_its_own_function() {
+    let api = ApiTemplate::read(&stack::render(&deployment("dev", Pattern::Fat)).unwrap()).unwrap();
+    let package = |method: &str, path: &str| {
+        api.function(api.match_request(method, path).unwrap().method)
+            .package
+            .clone()
+    };
+    assert_eq!(package("PATCH", "/api/v0/projects"), "projects");
+    assert_eq!(package("GET", "/api/v0/technologies/a/b"), "technologies");
+    assert_eq!(package("GET", "/elsewhere"), "meta");
+}
+
+#[test]
+fn the_waf_blocks_by_default_and_allows_both_ip_sets_on_the_stage() {
+    let api =
+        ApiTemplate::read(&stack::render(&deployment("dev", Pattern::Lith)).unwrap()).unwrap();
+    let waf = api.waf.expect("a web ACL");
+    assert!(!waf.default_allow && waf.protects_stage);
+    let allowed: Vec<_> = waf
+        .rules
+        .iter()
+        .filter(|r| r.allow)
+        .map(|r| r.ip_set.as_str())
+        .collect();
+    assert_eq!(allowed, ["catalog-dev-allow-v4", "catalog-dev-allow-v6"]);
+    assert_eq!(waf.ip_sets.iter().filter(|s| s.ipv6).count(), 1);
+}
+
+#[test]
+fn the_api_redeploys_when_it_changes_and_only_then() {
+    let deployment_id = |d: &Deployment| -> String {
+        let template = stack::render(d).unwrap();
+        template["Resources"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| k.starts_with("Deployment"))
+            .unwrap()
+            .clone()
+    };
+    let base = deployment("dev", Pattern::Lith);
+    assert_eq!(
+        deployment_id(&base),
+        deployment_id(&deployment("dev", Pattern::Lith))
+    );
+    let mut changed = base.clone();
+    changed.methods.retain(|m| m.path != "/health");
+    assert_ne!(deployment_id(&base), deployment_id(&changed));
+}
+
+#[test]
+fn the_proof_of_concepts_mistake_is_refused() {
+    // Its gateway protected DELETE on the collection; deletion happened on the item path, which
+    // only the public {proxy+} served.
+    let mut deployment = deployment("dev", Pattern::Lith);
+    deployment
+        .methods
+        .retain(|m| !(m.http_method == "DELETE" && m.path == "/api/v0/projects/{name}"));
+    deployment.methods.push(MethodSpec {
+        path: "/api/v0/projects".into(),
+        http_method: "DELETE",
+        function: "lith",
+        auth: MethodAuth::Cognito,
+    });
+    let Err(RenderError::Unsafe(violations)) = stack::render(&deployment) else {
+        panic!("an unsafe template was rendered");
+    };
+    assert!(
+        violations.iter().any(
+            |v| matches!(v, Violation::Unprotected { method: "DELETE", path, resource, .. }
+        if path == "/api/v0/projects/sample" && resource == "/{proxy+}")
+        ),
+        "{violations:?}"
+    );
+    let message = RenderError::Unsafe(violations).to_string();
+    assert!(
+        message.contains("DELETE /api/v0/projects/sample needs a Cognito token"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_template_the_reader_cannot_follow_is_an_error_not_a_guess() {
+    let mut template = stack::render(&deployment("dev", Pattern::Lith)).unwrap();
+    template["Resources"]["MethodApiV0ProjectsPost"]["Properties"]["AuthorizationType"] =
+        Value::from("AWS_IAM");
+    let error = ApiTemplate::read(&template).unwrap_err().to_string();
+    assert!(
+        error.contains("MethodApiV0ProjectsPost") && error.contains("AWS_IAM"),
+        "{error}"
+    );
+}

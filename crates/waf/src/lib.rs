@@ -1,0 +1,22 @@
+//! The WAF IP allow-list: the project's one CIDR parser, IP sets with expiries, and the backends
+//! that store them (local JSON files today; AWS WAF with the AWS deployment).
+//!
+//! As in AWS WAF, the web ACL blocks by default and lets a request through when its source IP
+//! (the connection's peer, never a header) is in the allow-list. The allow-list is two IP sets,
+//! one per IP version, named by [`IpSetNames::for_env`]: `catalog-<env>-allow-v4` and
+//! `catalog-<env>-allow-v6`.
+//!
+//! - Managing it (`cargo xtask ip`): an [`AllowListBackend`], e.g. [`LocalBackend`].
+//! - Enforcing it in the local gateway: [`LocalAllowList::allows`] on every request.
+
+pub mod allow_list;
+pub mod backend;
+pub mod cidr;
+pub mod local;
+
+pub use allow_list::{
+    AllowList, AllowListError, Allowed, Entry, IpSet, MAX_ENTRIES_PER_SET, MAX_NOTE_CHARS,
+};
+pub use backend::{AllowListBackend, BackendError, IpSetNames, NameError, Revoked, SetChange};
+pub use cidr::{Cidr, CidrError, IpVersion};
+pub use local::{LocalAllowList, LocalBackend};
