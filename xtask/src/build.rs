@@ -106,20 +106,41 @@ pub struct Artifact {
 
 /// Builds the release binaries of `pattern`'s functions with one `cargo build` and packages each.
 pub fn build(workspace: &Workspace, pattern: Pattern) -> Result<Vec<Artifact>> {
+    Ok(build_with_tools(workspace, pattern, &[])?.0)
+}
+
+/// A release binary built beside the functions, such as the local stack: `(package, bin)`.
+pub type Tool = (&'static str, &'static str);
+
+/// Builds the functions of `pattern` and `tools` in one cargo run (one feature resolution, so
+/// shared dependencies compile once), packages the functions, and returns the tools' paths.
+pub fn build_with_tools(
+    workspace: &Workspace,
+    pattern: Pattern,
+    tools: &[Tool],
+) -> Result<(Vec<Artifact>, HashMap<String, PathBuf>)> {
     let functions = pattern.functions();
-    let names: Vec<&str> = functions.iter().map(|function| function.name()).collect();
+    let mut names: Vec<&str> = functions.iter().map(|function| function.name()).collect();
+    names.extend(tools.iter().map(|(_, bin)| *bin));
     ui::step(format_args!(
         "building release binaries ({})",
         names.join(", ")
     ));
-    let executables = cargo_build_release(workspace, &functions)?;
+    let mut targets: Vec<(&str, String)> =
+        functions.iter().map(|f| (f.package(), f.bin())).collect();
+    targets.extend(
+        tools
+            .iter()
+            .map(|(package, bin)| (*package, bin.to_string())),
+    );
+    let mut executables = cargo_build_release(workspace, &targets)?;
 
     let lambda_dir = workspace.lambda_dir();
     ui::step(format_args!(
         "packaging bootstrap.zip files in {}",
         workspace.display(&lambda_dir)
     ));
-    functions
+    let artifacts = functions
         .into_iter()
         .map(|function| {
             let bin = function.bin();
@@ -133,7 +154,9 @@ pub fn build(workspace: &Workspace, pattern: Pattern) -> Result<Vec<Artifact>> {
             })?;
             package(function, executable, &lambda_dir.join(function.name()))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    executables.retain(|bin, _| tools.iter().any(|(_, tool)| tool == bin));
+    Ok((artifacts, executables))
 }
 
 /// Prints the artifacts as a table: function, sizes, package path.
@@ -156,12 +179,12 @@ pub fn print_artifacts(workspace: &Workspace, artifacts: &[Artifact]) {
 /// only, never to xtask), streaming cargo's progress, and returns the executables by binary name.
 fn cargo_build_release(
     workspace: &Workspace,
-    functions: &[Function],
+    targets: &[(&str, String)],
 ) -> Result<HashMap<String, PathBuf>> {
     let mut packages: Vec<&str> = Vec::new();
-    for function in functions {
-        if !packages.contains(&function.package()) {
-            packages.push(function.package());
+    for (package, _) in targets {
+        if !packages.contains(package) {
+            packages.push(package);
         }
     }
     let mut cargo = workspace.cargo();
@@ -175,8 +198,8 @@ fn cargo_build_release(
     for package in &packages {
         cargo.args(["-p", package]);
     }
-    for function in functions {
-        cargo.args(["--bin", &function.bin()]);
+    for (_, bin) in targets {
+        cargo.args(["--bin", bin]);
     }
     ui::command(&cargo);
 

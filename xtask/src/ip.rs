@@ -76,6 +76,32 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     Ok(())
 }
 
+/// On a stack's first start (no allow-list yet), lets the caller's loopback addresses in for the
+/// default TTL, so the API answers at once; returns what it allowed.
+pub fn allow_loopback_on_first_start(workspace: &Workspace, env: &str) -> Result<Vec<Cidr>> {
+    let names = IpSetNames::for_env(env)?;
+    let state = workspace.devstack_dir();
+    let exists = [names.v4(), names.v6()]
+        .iter()
+        .any(|name| waf::local::set_path(&state, name).exists());
+    if exists {
+        return Ok(Vec::new());
+    }
+    let loopback: Vec<Cidr> = ["127.0.0.1", "::1"]
+        .iter()
+        .map(|ip| ip.parse())
+        .collect::<Result<_, _>>()?;
+    let ttl = parse_ttl(DEFAULT_TTL).map_err(anyhow::Error::msg)?;
+    let backend = LocalBackend::new(state, names);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let note = Some("loopback, allowed on first start");
+    runtime.block_on(backend.allow(&loopback, ttl.duration(), note, OffsetDateTime::now_utc()))?;
+    Ok(loopback)
+}
+
 /// The only target-specific code: which backend holds the allow-list.
 fn backend(workspace: &Workspace, target: Target, names: IpSetNames) -> Box<dyn AllowListBackend> {
     match target {
@@ -261,13 +287,13 @@ fn span(span: time::Duration) -> String {
 
 /// How long `allow` lets a CIDR in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ttl {
+pub(crate) enum Ttl {
     Never,
     For(Duration),
 }
 
 impl Ttl {
-    fn duration(self) -> Option<Duration> {
+    pub(crate) fn duration(self) -> Option<Duration> {
         match self {
             Ttl::Never => None,
             Ttl::For(duration) => Some(duration),
@@ -292,7 +318,7 @@ impl fmt::Display for Ttl {
 }
 
 /// `never`, or a whole number of minutes, hours or days: `30m`, `12h`, `7d`.
-fn parse_ttl(text: &str) -> Result<Ttl, String> {
+pub(crate) fn parse_ttl(text: &str) -> Result<Ttl, String> {
     let bad = |why: &str| {
         format!(
             "`{text}` is not a TTL: {why}; write a whole number of minutes, hours or days \

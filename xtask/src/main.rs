@@ -1,10 +1,13 @@
 //! `cargo xtask`: the project's automation, in plain Rust (one module per command, no shell scripts).
 
+mod bench;
 mod build;
+mod deploy;
 mod ip;
 mod serve;
 mod template;
 mod test;
+mod token;
 mod tools;
 mod ui;
 mod workspace;
@@ -25,14 +28,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Measure the local stack: gateway overhead per warm request (p50, p99), cold start per function
+    Bench(bench::Args),
     /// Build the release Lambda binaries and package each as <target>/lambda/<function>/bootstrap.zip
     Build(build::Args),
+    /// Build a pattern and serve it on the local stack (API Gateway + WAF + Cognito + Lambda)
+    Deploy(deploy::Args),
     /// Manage the WAF IP allow-list: allow, revoke, list and flush addresses
     Ip(ip::Args),
     /// Run the API as a plain HTTP server on 127.0.0.1 (no Lambda, no AWS)
     Serve(serve::Args),
     /// Print the CloudFormation template of a pattern (checked: protected routes need the authorizer)
     Template(template::Args),
+    /// Print a local Cognito ID token (alone on stdout): TOKEN=$(cargo xtask token --user alice)
+    Token(token::Args),
     /// Run every test of the workspace, after building the Lambda packages the end-to-end tests use
     Test(test::Args),
 }
@@ -40,11 +49,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Workspace::discover().and_then(|workspace| match cli.command {
+        Command::Bench(args) => bench::run(&workspace, args),
         Command::Build(args) => build::run(&workspace, args),
+        Command::Deploy(args) => deploy::run(&workspace, args),
         Command::Ip(args) => ip::run(&workspace, args),
         Command::Serve(args) => serve::run(&workspace, args),
         Command::Template(args) => template::run(&workspace, args),
         Command::Test(args) => test::run(&workspace, args),
+        Command::Token(args) => token::run(&workspace, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

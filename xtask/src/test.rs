@@ -14,8 +14,8 @@ use crate::ui;
 use crate::workspace::Workspace;
 
 /// Python tools the tests use, installed into `<root>/.venv` (whose `bin` then leads PATH).
-/// None yet: cfn-lint and moto will be listed here when tests need them.
-const PYTHON_REQUIREMENTS: &[&str] = &["moto[server]"];
+/// moto's server emulates Cognito (real RS256 tokens and JWKS); cfn-lint checks the templates.
+const PYTHON_REQUIREMENTS: &[&str] = &["moto[server]", "cfn-lint"];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,13 +1,18 @@
-//! The local stack's Lambda: runs a function's real `bootstrap` as a process, fed through the
-//! Lambda Runtime API exactly as AWS Lambda feeds it, with real cold starts and REPORT lines.
+//! The local stack: a rendered CloudFormation template served as API Gateway + WAF + Cognito +
+//! Lambda would serve it, without Docker ([`local_stack::LocalStack`]). Functions run as real
+//! `bootstrap` processes fed through the Lambda Runtime API, with real cold starts and REPORT lines.
 //!
 //! devstack never links the API crates: what a function does locally it does for the same
-//! reasons in AWS. Later the API Gateway, WAF and Cognito emulation build on
-//! [`ExecutionEnvironment`].
+//! reasons in AWS.
 
+pub mod access_log;
+pub mod bench;
 pub mod cognito;
 pub mod environment;
+pub mod gateway;
+pub mod local_stack;
 pub mod log;
+pub mod pool;
 pub mod proxy;
 pub mod report;
 pub mod runtime_api;

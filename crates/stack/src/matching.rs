@@ -29,11 +29,11 @@ enum Segment {
     Greedy,
 }
 
+/// Path parameter names and their decoded values.
+type Parameters = Vec<(String, String)>;
+
 /// How `pattern` matches `segments`, as the rank of each pattern segment, and the parameters.
-fn match_resource(
-    pattern: &str,
-    segments: &[&str],
-) -> Option<(Vec<Segment>, Vec<(String, String)>)> {
+fn match_resource(pattern: &str, segments: &[&str]) -> Option<(Vec<Segment>, Parameters)> {
     let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
     let mut ranks = Vec::with_capacity(parts.len());
     let mut parameters = Vec::new();
@@ -65,22 +65,9 @@ fn match_resource(
 }
 
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl ApiTemplate {
@@ -94,7 +81,7 @@ impl ApiTemplate {
             Some("") | None => Vec::new(),
             Some(rest) => rest.split('/').collect(),
         };
-        let mut candidates: Vec<(Vec<Segment>, &ApiResource, Vec<(String, String)>)> = self
+        let mut candidates: Vec<(Vec<Segment>, &ApiResource, Parameters)> = self
             .resources
             .iter()
             .filter_map(|resource| {

@@ -335,7 +335,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
                 "Type": "AWS::WAFv2::IPSet",
                 "Properties": {
                     "Name": name,
-                    "Description": "Developer addresses allowed in; managed by `cargo xtask ip`",
+                    "Description": "Developer addresses allowed in, managed by cargo xtask ip",
                     "Scope": "REGIONAL",
                     "IPAddressVersion": version,
                     "Addresses": [],

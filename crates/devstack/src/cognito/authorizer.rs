@@ -444,10 +444,10 @@ fn check_times(claims: &Claims) -> Result<(), Denied> {
         return Err(Denied::IssuedInFuture { iat, now });
     }
     // Cognito sets no nbf; honour one if a token has it.
-    if let Some(nbf) = number("nbf")? {
-        if nbf > now as f64 + EXP_LEEWAY.as_secs_f64() {
-            return Err(Denied::NotYetValid { nbf, now });
-        }
+    if let Some(nbf) = number("nbf")?
+        && nbf > now as f64 + EXP_LEEWAY.as_secs_f64()
+    {
+        return Err(Denied::NotYetValid { nbf, now });
     }
     Ok(())
 }

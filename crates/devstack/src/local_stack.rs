@@ -1,0 +1,331 @@
+//! The local stack: reads a rendered template and serves it as API Gateway + WAF + Cognito +
+//! Lambda would, on one local port, with state (IP sets, keys, logs, data) in a state directory.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use stack::{ApiTemplate, UserPool};
+use tokio::task::JoinHandle;
+
+use crate::cognito::{Authorizer, LocalIssuer, TrustedPool};
+use crate::environment::FunctionConfig;
+use crate::gateway::{Gateway, WafGate};
+use crate::log::{LogLine, LogSink};
+use crate::pool::FunctionPool;
+
+/// API Gateway gives up on an integration after 29 s, whatever the function's timeout.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+
+/// Whose keys the authorizer trusts for each configured pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum KeyTrust {
+    /// Local issuers with keys in the state directory (`cargo xtask token` mints their tokens).
+    #[default]
+    Local,
+    /// The real pools' public JWKS, so tokens of the existing services work locally.
+    Cognito,
+    /// A JWKS URL per pool name (e.g. an emulator's); pools not listed stay local.
+    Jwks(BTreeMap<String, String>),
+}
+
+pub struct LocalStackConfig {
+    pub template: ApiTemplate,
+    /// The pools the environment configures; the template's authorizer must name only these.
+    pub user_pools: Vec<UserPool>,
+    pub trust: KeyTrust,
+    /// Where packages are: `<artifacts_dir>/<package>/bootstrap.zip`.
+    pub artifacts_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub region: String,
+    /// Execution environments per function at once; more requests get 429.
+    pub concurrency_limit: usize,
+    /// Idle environments are reclaimed after this long.
+    pub idle_timeout: Duration,
+    /// Variables added to every function's environment (after the template's), e.g. `STORE_URL`.
+    pub function_env: BTreeMap<String, String>,
+    /// Also print function, platform and access log lines on stdout.
+    pub console: bool,
+}
+
+impl LocalStackConfig {
+    /// Defaults for everything but what must be given.
+    pub fn new(
+        template: ApiTemplate,
+        user_pools: Vec<UserPool>,
+        artifacts_dir: PathBuf,
+        state_dir: PathBuf,
+    ) -> Self {
+        LocalStackConfig {
+            template,
+            user_pools,
+            trust: KeyTrust::Local,
+            artifacts_dir,
+            state_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            region: "eu-west-1".into(),
+            concurrency_limit: 10,
+            idle_timeout: Duration::from_secs(300),
+            function_env: BTreeMap::new(),
+            console: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(
+        "the template's authorizer trusts user pool {0}, which the environment file does not list; add it under [[user_pools]]"
+    )]
+    UnknownPool(String),
+    #[error("{}: missing package for {function}; run `cargo xtask build` first", .zip.display())]
+    MissingPackage { function: String, zip: PathBuf },
+    #[error("{0}")]
+    Cognito(String),
+    #[error("the WAF's IP sets: {0}")]
+    Waf(String),
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}; is another stack running? pick another port")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StackError + use<> {
+    let path = path.to_owned();
+    move |source| StackError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// A running local stack; [`LocalStack::stop`] ends it and every function process.
+pub struct LocalStack {
+    addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    server: JoinHandle<()>,
+    reaper: JoinHandle<()>,
+    logs_dir: PathBuf,
+}
+
+impl LocalStack {
+    pub async fn start(config: LocalStackConfig) -> Result<LocalStack, StackError> {
+        let state_dir =
+            std::path::absolute(&config.state_dir).map_err(io("resolving", &config.state_dir))?;
+        let logs_dir = state_dir.join("logs");
+        std::fs::create_dir_all(&logs_dir).map_err(io("creating", &logs_dir))?;
+        // Task directories of a stack that was killed are stale: no process uses them any more.
+        let runtime_dir = state_dir.join("runtime");
+        let _ = std::fs::remove_dir_all(&runtime_dir);
+        std::fs::create_dir_all(&runtime_dir).map_err(io("creating", &runtime_dir))?;
+
+        let console = config.console;
+        let sink = |name: &str| -> Result<LogSink, StackError> {
+            let path = logs_dir.join(format!("{name}.log"));
+            let file = LogSink::file(&path).map_err(io("opening", &path))?;
+            Ok(LogSink::new(move |line: LogLine| {
+                if console {
+                    println!("[{}] {}", line.function, line.text);
+                }
+                file.emit(line);
+            }))
+        };
+
+        // Cognito: the template's pools must be configured ones.
+        for arn in config.template.user_pool_arns() {
+            if !config.user_pools.iter().any(|p| p.arn() == arn) {
+                return Err(StackError::UnknownPool(arn));
+            }
+        }
+        let mut jwks = BTreeMap::new();
+        let mut trusted = Vec::new();
+        for pool in &config.user_pools {
+            let remote = match &config.trust {
+                KeyTrust::Local => None,
+                KeyTrust::Cognito => Some(TrustedPool::cognito(pool.clone())),
+                KeyTrust::Jwks(urls) => urls
+                    .get(pool.name())
+                    .map(|url| TrustedPool::jwks(pool.clone(), url.clone())),
+            };
+            let trust = match remote {
+                Some(remote) => remote,
+                None => {
+                    let issuer = LocalIssuer::open(pool.clone(), &state_dir)
+                        .map_err(|e| StackError::Cognito(e.to_string()))?;
+                    jwks.insert(pool.pool_id().to_owned(), issuer.jwks());
+                    TrustedPool::local(&issuer)
+                }
+            };
+            trusted.push(trust);
+        }
+        let authorizer = if trusted.is_empty() {
+            None
+        } else {
+            Some(Authorizer::new(trusted).map_err(|e| StackError::Cognito(e.to_string()))?)
+        };
+
+        let waf = match &config.template.waf {
+            None => None,
+            Some(acl) => {
+                let set = |ipv6: bool| {
+                    acl.ip_sets
+                        .iter()
+                        .find(|s| s.ipv6 == ipv6)
+                        .map(|s| s.name.clone())
+                };
+                let (Some(v4), Some(v6)) = (set(false), set(true)) else {
+                    return Err(StackError::Waf(
+                        "the web ACL needs one IPv4 and one IPv6 IP set".into(),
+                    ));
+                };
+                let names =
+                    waf::IpSetNames::new(v4, v6).map_err(|e| StackError::Waf(e.to_string()))?;
+                let allow_list = waf::LocalAllowList::load(&state_dir, &names)
+                    .map_err(|e| StackError::Waf(e.to_string()))?;
+                Some(WafGate {
+                    acl: acl.clone(),
+                    allow_list,
+                    names,
+                })
+            }
+        };
+
+        let mut pools = BTreeMap::new();
+        for function in config.template.functions.values() {
+            let zip = config
+                .artifacts_dir
+                .join(&function.package)
+                .join("bootstrap.zip");
+            if !zip.is_file() {
+                return Err(StackError::MissingPackage {
+                    function: function.function_name.clone(),
+                    zip,
+                });
+            }
+            let mut env = function.environment.clone();
+            env.extend(config.function_env.clone());
+            let function_config = FunctionConfig {
+                memory_mb: function.memory_mb,
+                timeout: Duration::from_secs(u64::from(function.timeout_seconds))
+                    .min(INTEGRATION_TIMEOUT),
+                region: config.region.clone(),
+                env,
+                ..FunctionConfig::new(&function.function_name, zip)
+            };
+            let log = sink(&function.function_name)?;
+            pools.insert(
+                function.logical_id.clone(),
+                FunctionPool::new(
+                    function_config,
+                    runtime_dir.clone(),
+                    log,
+                    config.concurrency_limit,
+                ),
+            );
+        }
+
+        let gateway = Arc::new(Gateway {
+            template: config.template,
+            api_id: "local".into(),
+            pools,
+            authorizer,
+            waf,
+            jwks,
+            log: sink("access")?,
+        });
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StackError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StackError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
+        let handler_gateway = Arc::clone(&gateway);
+        let app = Router::new().fallback(
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+                let gateway = Arc::clone(&handler_gateway);
+                async move { gateway.handle(peer, request.map(Body::new)).await }
+            },
+        );
+        let mut server_stopped = stopped.clone();
+        let server = tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
+        let reaper_gateway = Arc::clone(&gateway);
+        let idle_timeout = config.idle_timeout;
+        let reaper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1).min(idle_timeout));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        for pool in reaper_gateway.pools.values() {
+                            pool.reclaim_idle(idle_timeout).await;
+                        }
+                    }
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        Ok(LocalStack {
+            addr,
+            gateway,
+            shutdown,
+            server,
+            reaper,
+            logs_dir,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>/<stage>`: where the API answers.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/{}", self.addr, self.gateway.template.stage)
+    }
+
+    /// Where the per-function logs (`<function-name>.log`) and `access.log` are written.
+    pub fn logs_dir(&self) -> &Path {
+        &self.logs_dir
+    }
+
+    /// The function pools by function name, for inspection.
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<FunctionPool>> {
+        self.gateway.pools.values()
+    }
+
+    /// Stops serving, then stops every execution environment.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        let _ = self.reaper.await;
+        for pool in self.gateway.pools.values() {
+            pool.shutdown().await;
+        }
+    }
+}

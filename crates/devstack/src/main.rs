@@ -1,0 +1,285 @@
+//! `devstack`: serves a rendered template locally, or mints a local Cognito token.
+//! `cargo xtask deploy` and `cargo xtask token` run it; it can also be run by hand.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use devstack::cognito::{LocalIssuer, TokenRequest};
+use devstack::local_stack::{KeyTrust, LocalStack, LocalStackConfig};
+use stack::{ApiTemplate, EnvConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "devstack",
+    about = "The catalog's local stack: API Gateway + WAF + Cognito + Lambda, without Docker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a rendered CloudFormation template on 127.0.0.1 until Ctrl-C
+    Serve(ServeArgs),
+    /// Print a local ID token of a configured user pool (alone, on stdout)
+    Token(TokenArgs),
+    /// Measure the gateway's overhead per warm request and each function's cold start
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long)]
+    template: PathBuf,
+    #[arg(long)]
+    env_file: PathBuf,
+    #[arg(long)]
+    artifacts: PathBuf,
+    /// Warm requests to time
+    #[arg(long, default_value_t = 1000)]
+    requests: usize,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The rendered template (deploy/templates/<env>-<pattern>.json)
+    #[arg(long)]
+    template: PathBuf,
+    /// The environment file it was rendered from (user pools, region)
+    #[arg(long)]
+    env_file: PathBuf,
+    /// Where the packages are: <dir>/<package>/bootstrap.zip
+    #[arg(long)]
+    artifacts: PathBuf,
+    /// State directory: IP sets, Cognito keys, logs, data
+    #[arg(long)]
+    state: PathBuf,
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Trust the real Cognito pools' public JWKS instead of local keys
+    #[arg(long, conflicts_with = "jwks_url")]
+    trust_cognito: bool,
+    /// Trust this JWKS for one pool: <pool-name>=<url> (repeatable)
+    #[arg(long, value_name = "POOL=URL")]
+    jwks_url: Vec<String>,
+    /// Execution environments per function at once
+    #[arg(long, default_value_t = 10)]
+    concurrency: usize,
+    /// Seconds an idle execution environment lives
+    #[arg(long, default_value_t = 300)]
+    idle_timeout_secs: u64,
+    /// Functions' STORE_URL [default: sqlite://<state>/<stage>.db]
+    #[arg(long)]
+    store_url: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct TokenArgs {
+    #[arg(long)]
+    env_file: PathBuf,
+    #[arg(long)]
+    state: PathBuf,
+    #[arg(long)]
+    user: String,
+    /// Pool name from the environment file [default: the first]
+    #[arg(long)]
+    pool: Option<String>,
+    /// cognito:groups entry (repeatable)
+    #[arg(long)]
+    group: Vec<String>,
+    /// Lifetime in seconds
+    #[arg(long, default_value_t = 3600)]
+    ttl_secs: u64,
+}
+
+fn load_env(path: &PathBuf) -> Result<EnvConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(EnvConfig::parse(&text, &path.display().to_string())?)
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let env = load_env(&args.env_file)?;
+    let template = read_template(&args.template)?;
+    let trust = if args.trust_cognito {
+        KeyTrust::Cognito
+    } else if args.jwks_url.is_empty() {
+        KeyTrust::Local
+    } else {
+        let mut urls = BTreeMap::new();
+        for entry in &args.jwks_url {
+            let Some((pool, url)) = entry.split_once('=') else {
+                bail!("--jwks-url {entry:?}: write <pool-name>=<url>")
+            };
+            if !env.user_pools.iter().any(|p| p.name() == pool) {
+                bail!(
+                    "--jwks-url: no user pool named {pool:?} in {}",
+                    args.env_file.display()
+                );
+            }
+            urls.insert(pool.to_owned(), url.to_owned());
+        }
+        KeyTrust::Jwks(urls)
+    };
+    let state = std::path::absolute(&args.state)?;
+    let store_url = args.store_url.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            state.join(format!("{}.db", template.stage)).display()
+        )
+    });
+    let stage = template.stage.clone();
+    let functions: Vec<String> = template
+        .functions
+        .values()
+        .map(|f| f.function_name.clone())
+        .collect();
+    let mut config = LocalStackConfig::new(
+        template,
+        env.user_pools.clone(),
+        args.artifacts,
+        state.clone(),
+    );
+    config.listen = SocketAddr::from(([127, 0, 0, 1], args.port));
+    config.trust = trust;
+    config.region = env.region.clone();
+    config.concurrency_limit = args.concurrency;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
+    config
+        .function_env
+        .insert("STORE_URL".into(), store_url.clone());
+    config.console = true;
+    let stack = LocalStack::start(config).await?;
+    let base = stack.base_url();
+    println!(
+        "local stack listening: API Gateway (stage {stage}) + WAF + Cognito + Lambda ({})",
+        functions.join(", ")
+    );
+    println!("  API     {base}/api/v0");
+    println!("  docs    {base}/docs");
+    println!(
+        "  token   TOKEN=$(cargo xtask token --user alice)     pools: {}",
+        env.user_pools
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  write   curl -X POST {base}/api/v0/projects -H \"Authorization: $TOKEN\" -H 'content-type: application/json' -d '{{\"name\":\"Atlas\"}}'"
+    );
+    println!("  data    {store_url}");
+    println!("  logs    {}", stack.logs_dir().display());
+    println!("  stop    Ctrl-C");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    println!("stopping: functions and gateway");
+    stack.stop().await;
+    Ok(())
+}
+
+fn read_template(path: &PathBuf) -> Result<ApiTemplate> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    ApiTemplate::read(&json).with_context(|| format!("reading {}", path.display()))
+}
+
+async fn bench(args: BenchArgs) -> Result<()> {
+    use devstack::bench::percentile;
+    let env = load_env(&args.env_file)?;
+    let template = read_template(&args.template)?;
+    let state = std::env::temp_dir().join(format!("devstack-bench-{}", std::process::id()));
+    let result = devstack::bench::run(
+        template,
+        env.user_pools.clone(),
+        args.artifacts,
+        state.clone(),
+        args.requests,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&state);
+    let result = result?;
+    let mut overheads = result.overheads_ms.clone();
+    overheads.sort_by(f64::total_cmp);
+    let mut latencies = result.latencies_ms.clone();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "gateway overhead per warm request ({} sequential requests; client latency minus the function's REPORT Duration):",
+        args.requests
+    );
+    println!(
+        "  overhead   p50 {:.3} ms   p99 {:.3} ms",
+        percentile(&overheads, 0.5),
+        percentile(&overheads, 0.99)
+    );
+    println!(
+        "  latency    p50 {:.3} ms   p99 {:.3} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    println!("cold start per function (one sample each; `cargo xtask coldstart` takes many):");
+    println!(
+        "  {:<28} {:>15} {:>15}",
+        "function", "Init Duration", "first request"
+    );
+    for (function, init, first) in &result.cold_starts {
+        println!("  {function:<28} {:>12.2} ms {:>12.2} ms", init, first);
+    }
+    Ok(())
+}
+
+fn token(args: TokenArgs) -> Result<()> {
+    let env = load_env(&args.env_file)?;
+    let pool = match &args.pool {
+        None => env
+            .user_pools
+            .first()
+            .context("the environment lists no user pool")?,
+        Some(name) => env
+            .user_pools
+            .iter()
+            .find(|p| p.name() == name)
+            .with_context(|| {
+                let names: Vec<&str> = env.user_pools.iter().map(|p| p.name()).collect();
+                format!(
+                    "no user pool named {name:?}; the environment has: {}",
+                    names.join(", ")
+                )
+            })?,
+    };
+    let issuer = LocalIssuer::open(pool.clone(), &args.state)?;
+    let mut request = TokenRequest::new(&args.user);
+    request.groups = args.group;
+    request.ttl = Duration::from_secs(args.ttl_secs);
+    println!("{}", issuer.mint_id_token(request));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Token(args) => token(args),
+        Command::Bench(args) => bench(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

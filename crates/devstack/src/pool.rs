@@ -1,0 +1,147 @@
+//! A function's execution environments, as Lambda manages them: reuse an idle one, start a new
+//! one (a cold start) when all are busy, up to a concurrency limit; reclaim idle ones after a
+//! while; never reuse one that crashed, timed out or failed its init.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::environment::{
+    EnvironmentError, ExecutionEnvironment, FunctionConfig, Invocation, InvokeError,
+};
+use crate::log::{LogLine, LogSink, LogStream};
+
+/// What an invocation through the pool can end in, besides a response.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// Every allowed environment is busy: Lambda throttles (API Gateway answers 429).
+    #[error("{function}: all {limit} execution environments are busy")]
+    Throttled { function: String, limit: usize },
+    #[error("starting an execution environment: {0}")]
+    Start(#[from] EnvironmentError),
+    #[error(transparent)]
+    Invoke(#[from] InvokeError),
+}
+
+struct Idle {
+    environment: ExecutionEnvironment,
+    since: Instant,
+}
+
+/// The environments of one function.
+pub struct FunctionPool {
+    config: FunctionConfig,
+    work_dir: PathBuf,
+    log: LogSink,
+    concurrency_limit: usize,
+    idle: Mutex<Vec<Idle>>,
+    busy: AtomicUsize,
+}
+
+impl FunctionPool {
+    pub fn new(
+        config: FunctionConfig,
+        work_dir: PathBuf,
+        log: LogSink,
+        concurrency_limit: usize,
+    ) -> Arc<FunctionPool> {
+        Arc::new(FunctionPool {
+            config,
+            work_dir,
+            log,
+            concurrency_limit: concurrency_limit.max(1),
+            idle: Mutex::new(Vec::new()),
+            busy: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn config(&self) -> &FunctionConfig {
+        &self.config
+    }
+
+    /// Invokes the function in an idle environment, or a new one. The invocation runs to its end
+    /// in a task of its own even if the caller stops waiting, as Lambda finishes an invocation
+    /// whose client went away; the environment then goes back to the pool.
+    pub async fn invoke(self: &Arc<Self>, event: Value) -> Result<Invocation, PoolError> {
+        // Reserve a slot first, so a burst cannot start more environments than the limit.
+        let reserved = self.busy.fetch_add(1, Ordering::SeqCst);
+        if reserved >= self.concurrency_limit {
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+            return Err(PoolError::Throttled {
+                function: self.config.name.clone(),
+                limit: self.concurrency_limit,
+            });
+        }
+        let pool = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            let outcome = pool.invoke_reserved(event).await;
+            pool.busy.fetch_sub(1, Ordering::SeqCst);
+            outcome
+        });
+        task.await.unwrap_or_else(|join| {
+            Err(PoolError::Invoke(InvokeError::Io(std::io::Error::other(
+                join,
+            ))))
+        })
+    }
+
+    async fn invoke_reserved(&self, event: Value) -> Result<Invocation, PoolError> {
+        let reused = self.idle.lock().await.pop();
+        let mut environment = match reused {
+            Some(idle) => idle.environment,
+            None => {
+                ExecutionEnvironment::start(self.config.clone(), &self.work_dir, self.log.clone())
+                    .await?
+            }
+        };
+        let outcome = environment.invoke(event).await;
+        if environment.is_alive() {
+            self.idle.lock().await.push(Idle {
+                environment,
+                since: Instant::now(),
+            });
+        } else {
+            // Crashed, timed out or failed its init: the next request gets a fresh environment.
+            let _ = environment.shutdown().await;
+        }
+        Ok(outcome?)
+    }
+
+    /// Shuts down environments idle for longer than `max_idle`; returns how many.
+    pub async fn reclaim_idle(&self, max_idle: Duration) -> usize {
+        let expired: Vec<Idle> = {
+            let mut idle = self.idle.lock().await;
+            let (expired, kept) = idle.drain(..).partition(|i| i.since.elapsed() >= max_idle);
+            *idle = kept;
+            expired
+        };
+        let count = expired.len();
+        for idle in expired {
+            let id = idle.environment.id().to_owned();
+            let _ = idle.environment.shutdown().await;
+            self.log.emit(LogLine::new(
+                &self.config.name,
+                LogStream::Platform,
+                format!("environment {id} reclaimed after {max_idle:?} idle"),
+            ));
+        }
+        count
+    }
+
+    /// Environments waiting for work.
+    pub async fn idle_count(&self) -> usize {
+        self.idle.lock().await.len()
+    }
+
+    /// Stops every idle environment (busy ones stop when their invocation ends and they are dropped).
+    pub async fn shutdown(&self) {
+        let idle: Vec<Idle> = self.idle.lock().await.drain(..).collect();
+        for idle in idle {
+            let _ = idle.environment.shutdown().await;
+        }
+    }
+}
