@@ -1,5 +1,6 @@
 //! Helpers for end-to-end tests: find the packaged functions (`cargo xtask build`) and call them
-//! with API Gateway REST events through the real Lambda Runtime API.
+//! with API Gateway REST events through the real Lambda Runtime API, or run the whole local stack
+//! over HTTP ([`local_stack`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -8,19 +9,23 @@ use std::time::Duration;
 use devstack::proxy::{ProxyRequest, ProxyResponse};
 use devstack::{ExecutionEnvironment, FunctionConfig, InvokeError, LogLine, LogSink};
 
+pub mod local_stack;
+
 /// The stage every test deploys to.
 pub const STAGE: &str = "dev";
+
+/// The build's target directory: `CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
 
 /// Where `cargo xtask build` puts the packages: `CATALOG_LAMBDA_DIR`, else `<workspace>/target/lambda`.
 pub fn lambda_dir() -> PathBuf {
     std::env::var_os("CATALOG_LAMBDA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("lambda")
-        })
+        .unwrap_or_else(|| target_dir().join("lambda"))
 }
 
 /// The deployment package of `function`; fails the test with the command that makes it.

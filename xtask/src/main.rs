@@ -2,6 +2,7 @@
 
 mod bench;
 mod build;
+mod coldstart;
 mod deploy;
 mod ip;
 mod serve;
@@ -32,6 +33,8 @@ enum Command {
     Bench(bench::Args),
     /// Build the release Lambda binaries and package each as <target>/lambda/<function>/bootstrap.zip
     Build(build::Args),
+    /// Compare cold starts between lith and fat: table, raw samples (JSON) and a chart (SVG)
+    Coldstart(coldstart::Args),
     /// Build a pattern and serve it on the local stack (API Gateway + WAF + Cognito + Lambda)
     Deploy(deploy::Args),
     /// Manage the WAF IP allow-list: allow, revoke, list and flush addresses
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let result = Workspace::discover().and_then(|workspace| match cli.command {
         Command::Bench(args) => bench::run(&workspace, args),
         Command::Build(args) => build::run(&workspace, args),
+        Command::Coldstart(args) => coldstart::run(&workspace, args),
         Command::Deploy(args) => deploy::run(&workspace, args),
         Command::Ip(args) => ip::run(&workspace, args),
         Command::Serve(args) => serve::run(&workspace, args),

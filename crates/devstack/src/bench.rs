@@ -31,7 +31,7 @@ pub fn percentile(sorted: &[f64], share: f64) -> f64 {
 }
 
 /// A route each group's function answers without a token.
-fn probe_path(group: &str) -> &'static str {
+pub fn probe_path(group: &str) -> &'static str {
     match group {
         "projects" => "/api/v0/projects?limit=1",
         "technologies" => "/api/v0/technologies?limit=1",
@@ -48,7 +48,9 @@ pub fn reports(log_file: &Path) -> Vec<Report> {
         .collect()
 }
 
-async fn wait_for_reports(log_file: &Path, count: usize) -> Vec<Report> {
+/// Waits (up to 2 s) until a log file holds at least `count` REPORT lines: function output
+/// travels through pipes and may land just after the response.
+pub async fn wait_for_reports(log_file: &Path, count: usize) -> Vec<Report> {
     for _ in 0..200 {
         let found = reports(log_file);
         if found.len() >= count {
@@ -76,14 +78,14 @@ pub enum BenchError {
     },
 }
 
-/// Starts a private stack from `template` in `state_dir`, measures, and stops it.
-pub async fn run(
+/// Starts a private stack from `template`: any free port, its own state directory, loopback
+/// allowed through the WAF, data in a SQLite file of its own.
+pub async fn start_private_stack(
     template: ApiTemplate,
     user_pools: Vec<UserPool>,
     artifacts_dir: PathBuf,
     state_dir: PathBuf,
-    requests: usize,
-) -> Result<BenchResult, BenchError> {
+) -> Result<LocalStack, BenchError> {
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| BenchError::Setup(format!("creating {}: {e}", state_dir.display())))?;
     if let Some(acl) = &template.waf {
@@ -104,12 +106,29 @@ pub async fn run(
             &backend,
             &[loopback],
             Some(Duration::from_secs(3600)),
-            Some("bench"),
+            Some("measurement"),
             OffsetDateTime::now_utc(),
         )
         .await
         .map_err(|e| BenchError::Setup(e.to_string()))?;
     }
+    let mut config = LocalStackConfig::new(template, user_pools, artifacts_dir, state_dir.clone());
+    config.listen = ([127, 0, 0, 1], 0).into();
+    config.function_env.insert(
+        "STORE_URL".into(),
+        format!("sqlite://{}", state_dir.join("measure.db").display()),
+    );
+    Ok(LocalStack::start(config).await?)
+}
+
+/// Starts a private stack from `template` in `state_dir`, measures, and stops it.
+pub async fn run(
+    template: ApiTemplate,
+    user_pools: Vec<UserPool>,
+    artifacts_dir: PathBuf,
+    state_dir: PathBuf,
+    requests: usize,
+) -> Result<BenchResult, BenchError> {
     let functions: Vec<(String, String)> = template
         .functions
         .values()
@@ -120,16 +139,30 @@ pub async fn run(
             )
         })
         .collect();
-    let mut config = LocalStackConfig::new(template, user_pools, artifacts_dir, state_dir.clone());
-    config.listen = ([127, 0, 0, 1], 0).into();
-    config.function_env.insert(
-        "STORE_URL".into(),
-        format!("sqlite://{}", state_dir.join("bench.db").display()),
-    );
-    let stack = LocalStack::start(config).await?;
+    let stack = start_private_stack(template, user_pools, artifacts_dir, state_dir).await?;
     let outcome = measure(&stack, &functions, requests).await;
     stack.stop().await;
     outcome
+}
+
+/// GETs `url` and returns the client-side latency in ms; anything but 2xx is an error.
+pub async fn timed_get(client: &reqwest::Client, url: &str) -> Result<f64, BenchError> {
+    let started = Instant::now();
+    let failed = |message: String| BenchError::Request {
+        url: url.to_owned(),
+        message,
+    };
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let status = response.status();
+    response.bytes().await.map_err(|e| failed(e.to_string()))?;
+    if !status.is_success() {
+        return Err(failed(format!("status {status}")));
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
 }
 
 async fn measure(
@@ -138,37 +171,15 @@ async fn measure(
     requests: usize,
 ) -> Result<BenchResult, BenchError> {
     let client = reqwest::Client::new();
-    let get = |url: String| {
-        let client = client.clone();
-        async move {
-            let started = Instant::now();
-            let response = client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| BenchError::Request {
-                    url: url.clone(),
-                    message: e.to_string(),
-                })?;
-            let status = response.status();
-            response.bytes().await.map_err(|e| BenchError::Request {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-            if !status.is_success() {
-                return Err(BenchError::Request {
-                    url,
-                    message: format!("status {status}"),
-                });
-            }
-            Ok(started.elapsed().as_secs_f64() * 1000.0)
-        }
-    };
     let log_of = |function: &str| stack.logs_dir().join(format!("{function}.log"));
 
     let mut cold_starts = Vec::new();
     for (function, group) in functions {
-        let latency = get(format!("{}{}", stack.base_url(), probe_path(group))).await?;
+        let latency = timed_get(
+            &client,
+            &format!("{}{}", stack.base_url(), probe_path(group)),
+        )
+        .await?;
         let found = wait_for_reports(&log_of(function), 1).await;
         let init = found
             .first()
@@ -186,7 +197,7 @@ async fn measure(
     let url = format!("{}{}", stack.base_url(), probe_path(group));
     let mut latencies_ms = Vec::with_capacity(requests);
     for _ in 0..requests {
-        latencies_ms.push(get(url.clone()).await?);
+        latencies_ms.push(timed_get(&client, &url).await?);
     }
     let found = wait_for_reports(&log_of(function), requests + 1).await;
     if found.len() < requests + 1 {

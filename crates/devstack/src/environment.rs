@@ -880,18 +880,22 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), EnvironmentError> {
     })
 }
 
-/// Peak resident memory of a live process in MB, rounded up, from /proc (Linux only).
-fn peak_memory_mb(pid: u32) -> Option<u32> {
+/// Peak resident memory of a live process in kB (VmHWM), from /proc (Linux only).
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = status
+    status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))?
         .trim()
         .strip_suffix("kB")?
         .trim()
         .parse()
-        .ok()?;
-    u32::try_from(kb.div_ceil(1024)).ok()
+        .ok()
+}
+
+/// Peak resident memory of a live process in MB, rounded up, as REPORT lines give it.
+fn peak_memory_mb(pid: u32) -> Option<u32> {
+    u32::try_from(peak_rss_kb(pid)?.div_ceil(1024)).ok()
 }
 
 /// Words as Lambda's Go-based platform prints an exit: `exit status 3`, `signal: killed`.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -17,7 +17,6 @@ use time::macros::format_description;
 
 use crate::access_log::AccessRecord;
 use crate::cognito::{Authorizer, Claims};
-use crate::environment::InvokeError;
 use crate::log::{LogLine, LogSink, LogStream};
 use crate::pool::{FunctionPool, PoolError};
 use crate::proxy::{ProxyRequest, ProxyResponse};
@@ -75,8 +74,38 @@ pub struct Gateway {
     pub waf: Option<WafGate>,
     /// JWKS documents of local issuers, by pool id, served as Cognito serves them.
     pub jwks: BTreeMap<String, Value>,
-    /// Where access log lines and gateway notes go.
-    pub log: LogSink,
+    /// The stage's access log: one line per request, in the template's format.
+    pub access_log: LogSink,
+    /// The gateway's own notes: why a request was refused, what failed.
+    pub notes: LogSink,
+}
+
+/// API Gateway stops waiting for an integration after 29 s (504), whatever the function's own
+/// timeout; a function that times out sooner is a failed invocation (502).
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+
+/// The authorizer accepted the token of one of the environment's pools; the method's own
+/// authorizer may list fewer, and API Gateway refuses tokens of pools it does not list.
+fn from_listed_pool(
+    authorizer: &Authorizer,
+    claims: Claims,
+    provider_arns: &[String],
+) -> Result<Claims, String> {
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let listed = authorizer
+        .pools()
+        .filter(|pool| pool.issuer() == issuer)
+        .any(|pool| provider_arns.iter().any(|arn| arn == pool.pool().arn()));
+    if listed {
+        Ok(claims)
+    } else {
+        Err(format!(
+            "the token's pool ({issuer}) is not one this method's authorizer lists"
+        ))
+    }
 }
 
 /// A gateway-made error response, with AWS's body and `x-amzn-ErrorType`.
@@ -170,7 +199,7 @@ impl Gateway {
         }
         record.set("responseLatency", started.elapsed().as_millis().to_string());
         if let Some(format) = &self.template.access_log_format {
-            self.log.emit(LogLine::new(
+            self.access_log.emit(LogLine::new(
                 "access",
                 LogStream::Platform,
                 record.render(format),
@@ -201,7 +230,7 @@ impl Gateway {
         }
 
         if let Some(waf) = self.waf.as_ref().filter(|w| w.acl.protects_stage) {
-            if !waf.allows(peer.ip(), &self.log) {
+            if !waf.allows(peer.ip(), &self.notes) {
                 record
                     .set("waf.status", "403")
                     .set("error.message", "Forbidden");
@@ -230,7 +259,10 @@ impl Gateway {
         let (parts, body) = request.into_parts();
         let claims = match &matched.method.authorization {
             Authorization::None => None,
-            Authorization::CognitoUserPools { scopes, .. } => {
+            Authorization::CognitoUserPools {
+                provider_arns,
+                scopes,
+            } => {
                 let header = parts
                     .headers
                     .get("authorization")
@@ -239,13 +271,14 @@ impl Gateway {
                     Some(authorizer) => authorizer
                         .authorize(header, scopes)
                         .await
-                        .map_err(|denied| denied.to_string()),
+                        .map_err(|denied| denied.to_string())
+                        .and_then(|claims| from_listed_pool(authorizer, claims, provider_arns)),
                     None => Err("no user pool is trusted".to_owned()),
                 };
                 match verdict {
                     Ok(claims) => Some(claims),
                     Err(reason) => {
-                        self.log.emit(LogLine::new(
+                        self.notes.emit(LogLine::new(
                             "authorizer",
                             LogStream::Platform,
                             format!("{request_id} 401: {reason}"),
@@ -299,11 +332,22 @@ impl Gateway {
                 "InternalServerErrorException",
             );
         };
-        match pool.invoke(event.to_event()).await {
+        // The invocation goes on if API Gateway stops waiting, as it does in Lambda.
+        let invoked =
+            tokio::time::timeout(INTEGRATION_TIMEOUT, pool.invoke(event.to_event())).await;
+        let Ok(invoked) = invoked else {
+            record.set("error.message", "Endpoint request timed out");
+            return gateway_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Endpoint request timed out",
+                "IntegrationTimeoutException",
+            );
+        };
+        match invoked {
             Ok(invocation) => match ProxyResponse::from_payload(&invocation.response) {
                 Ok(proxied) => to_http(proxied),
                 Err(malformed) => {
-                    self.log.emit(LogLine::new(
+                    self.notes.emit(LogLine::new(
                         &pool.config().name,
                         LogStream::Platform,
                         format!("{request_id} 502: {malformed}"),
@@ -324,18 +368,8 @@ impl Gateway {
                     "TooManyRequestsException",
                 )
             }
-            Err(PoolError::Invoke(
-                InvokeError::Timeout { .. } | InvokeError::InitTimeout { .. },
-            )) => {
-                record.set("error.message", "Endpoint request timed out");
-                gateway_error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "Endpoint request timed out",
-                    "IntegrationTimeoutException",
-                )
-            }
             Err(error) => {
-                self.log.emit(LogLine::new(
+                self.notes.emit(LogLine::new(
                     &pool.config().name,
                     LogStream::Platform,
                     format!("{request_id} 502: {error}"),

@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod bench;
 pub mod cognito;
+pub mod coldstart;
 pub mod environment;
 pub mod gateway;
 pub mod local_stack;

@@ -19,9 +19,6 @@ use crate::gateway::{Gateway, WafGate};
 use crate::log::{LogLine, LogSink};
 use crate::pool::FunctionPool;
 
-/// API Gateway gives up on an integration after 29 s, whatever the function's timeout.
-pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
-
 /// Whose keys the authorizer trusts for each configured pool.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum KeyTrust {
@@ -220,8 +217,7 @@ impl LocalStack {
             env.extend(config.function_env.clone());
             let function_config = FunctionConfig {
                 memory_mb: function.memory_mb,
-                timeout: Duration::from_secs(u64::from(function.timeout_seconds))
-                    .min(INTEGRATION_TIMEOUT),
+                timeout: Duration::from_secs(u64::from(function.timeout_seconds)),
                 region: config.region.clone(),
                 env,
                 ..FunctionConfig::new(&function.function_name, zip)
@@ -245,7 +241,8 @@ impl LocalStack {
             authorizer,
             waf,
             jwks,
-            log: sink("access")?,
+            access_log: sink("access")?,
+            notes: sink("gateway")?,
         });
 
         let listener = tokio::net::TcpListener::bind(config.listen)

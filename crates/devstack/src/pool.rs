@@ -132,6 +132,14 @@ impl FunctionPool {
         count
     }
 
+    /// Peak resident memory (kB) of each idle environment's process.
+    pub async fn idle_peak_rss_kb(&self) -> Vec<u64> {
+        let idle = self.idle.lock().await;
+        idle.iter()
+            .filter_map(|i| crate::environment::peak_rss_kb(i.environment.pid()))
+            .collect()
+    }
+
     /// Environments waiting for work.
     pub async fn idle_count(&self) -> usize {
         self.idle.lock().await.len()
