@@ -654,15 +654,18 @@ async fn start_fixture(
     (TestStack::start_with(options).await, artifacts)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crashed_function_gives_502_and_the_next_request_a_fresh_environment() {
+/// Sends `path` to the fixture, expects the failure, then a 200 from a fresh environment; the
+/// failed invocation's REPORT line carries `status`.
+async fn fails_then_recovers_in_a_fresh_environment(path: &str, status: &str) {
     let (stack, _artifacts) = start_fixture(1, None).await;
     let log = stack.log_path("catalog-dev-lith");
 
-    let crashed = stack.get("/dev/crash").await;
+    let failed = stack.get(path).await;
     assert_eq!(
-        (crashed.status, crashed.json()),
-        (502, message("Internal server error"))
+        (failed.status, failed.json()),
+        (502, message("Internal server error")),
+        "{}",
+        failed.text
     );
     let ok = stack.get("/dev/ok").await;
     assert_eq!((ok.status, ok.text.as_str()), (200, "ok"));
@@ -672,21 +675,32 @@ async fn a_crashed_function_gives_502_and_the_next_request_a_fresh_environment()
     assert_eq!(reports.len(), 2, "{}", lines.join("\n"));
     assert_eq!(
         reports[0].status.as_deref(),
-        Some("error"),
+        Some(status),
         "{:?}",
         reports[0]
     );
     assert!(
         reports[1].is_cold(),
-        "a crashed environment is not reused: {:?}",
+        "a failed environment is not reused: {:?}",
         reports[1]
     );
     assert_eq!(reports[1].status, None);
     stack.stop().await;
 }
 
-/// Fails unless `reply` is one of API Gateway's answers to an integration that did not answer in
-/// time: 502 when the function's own timeout ended it (AWS), 504 when API Gateway gave up first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_function_gives_502_and_the_next_request_a_fresh_environment() {
+    fails_then_recovers_in_a_fresh_environment("/dev/crash", "error").await;
+}
+
+/// In AWS a function that hits its own timeout (here 1 s, under API Gateway's 29 s) fails the
+/// invocation ("Task timed out after 1.00 seconds") and API Gateway answers 502; only when the
+/// 29 s integration timeout comes first is the answer 504 "Endpoint request timed out".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_function_is_ended_with_502_and_the_next_request_gets_a_fresh_environment() {
+    fails_then_recovers_in_a_fresh_environment("/dev/hang", "timeout").await;
+}
+
 /// A function that hits its own timeout (under API Gateway's 29 s) is a failed invocation: 502.
 fn assert_timed_out(reply: &Reply) {
     assert_eq!(
@@ -695,47 +709,6 @@ fn assert_timed_out(reply: &Reply) {
         "{}",
         reply.text
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_function_is_ended_and_the_next_request_gets_a_fresh_environment() {
-    let (stack, _artifacts) = start_fixture(1, None).await;
-    let log = stack.log_path("catalog-dev-lith");
-
-    let hung = stack.get("/dev/hang").await;
-    assert_timed_out(&hung);
-    let ok = stack.get("/dev/ok").await;
-    assert_eq!((ok.status, ok.text.as_str()), (200, "ok"));
-
-    let lines = wait_for_lines(&log, |lines| parse_reports(lines).len() >= 2).await;
-    let reports = parse_reports(&lines);
-    assert_eq!(reports.len(), 2, "{}", lines.join("\n"));
-    assert_eq!(
-        reports[0].status.as_deref(),
-        Some("timeout"),
-        "{:?}",
-        reports[0]
-    );
-    assert!(
-        reports[1].is_cold(),
-        "a timed-out environment is not reused: {:?}",
-        reports[1]
-    );
-    stack.stop().await;
-}
-
-/// In AWS a function that hits its own timeout (here 1 s, under API Gateway's 29 s) fails the
-/// invocation ("Task timed out after 1.00 seconds") and API Gateway answers 502; only when the
-/// 29 s integration timeout comes first is the answer 504 "Endpoint request timed out".
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_function_timeout_under_29_s_gives_502_as_in_aws() {
-    let (stack, _artifacts) = start_fixture(1, None).await;
-    let hung = stack.get("/dev/hang").await;
-    assert_eq!(
-        (hung.status, hung.json()),
-        (502, message("Internal server error"))
-    );
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

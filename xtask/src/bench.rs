@@ -1,12 +1,10 @@
 //! `cargo xtask bench`: the local stack's own cost, measured on a private stack: the gateway's
 //! overhead per warm request (p50, p99) and each function's cold start.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
 
 use crate::build;
-use crate::deploy::DEVSTACK;
+use crate::deploy::{DEVSTACK, devstack_command};
 use crate::template::{self, DeployPattern};
 use crate::ui;
 use crate::workspace::Workspace;
@@ -28,11 +26,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     } else {
         args.pattern
     };
-    let build_pattern = match patterns.as_slice() {
-        [DeployPattern::Lith] => build::Pattern::Lith,
-        [DeployPattern::Fat] => build::Pattern::Fat,
-        _ => build::Pattern::All,
-    };
+    let build_pattern = DeployPattern::build_set(&patterns);
     let (_, tools) = build::build_with_tools(workspace, build_pattern, &[DEVSTACK])?;
     let devstack = tools
         .get(DEVSTACK.1)
@@ -44,18 +38,10 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
             "benchmarking the local stack, {} pattern",
             rendered.deployment.pattern.name()
         ));
-        let mut command = Command::new(devstack);
+        let mut command = devstack_command(devstack, "bench", workspace, &args.env);
         command
-            .arg("bench")
             .arg("--template")
             .arg(&rendered.file)
-            .arg("--env-file")
-            .arg(
-                workspace
-                    .root
-                    .join("deploy/envs")
-                    .join(format!("{}.toml", args.env)),
-            )
             .arg("--artifacts")
             .arg(workspace.lambda_dir())
             .args(["--requests", &args.requests.to_string()]);

@@ -28,7 +28,7 @@ pub struct Args {
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let artifacts = build(workspace, args.pattern)?;
     print_artifacts(workspace, &artifacts);
-    ui::next("cargo xtask serve   (or: cargo xtask test)");
+    ui::next("cargo xtask deploy --pattern lith   (or: cargo xtask test)");
     Ok(())
 }
 

@@ -1,12 +1,10 @@
 //! `cargo xtask coldstart`: cold starts compared between the lith and FAT patterns on the local
 //! stack, with a table, a JSON file of every raw sample (and the machine) and an SVG chart.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
 
 use crate::build;
-use crate::deploy::DEVSTACK;
+use crate::deploy::{DEVSTACK, devstack_command};
 use crate::template::{self, DeployPattern};
 use crate::ui;
 use crate::workspace::Workspace;
@@ -30,11 +28,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     if args.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    let build_pattern = match args.patterns.as_slice() {
-        [DeployPattern::Lith] => build::Pattern::Lith,
-        [DeployPattern::Fat] => build::Pattern::Fat,
-        _ => build::Pattern::All,
-    };
+    let build_pattern = DeployPattern::build_set(&args.patterns);
     let (artifacts, tools) = build::build_with_tools(workspace, build_pattern, &[DEVSTACK])?;
     build::print_artifacts(workspace, &artifacts);
     let devstack = tools
@@ -53,8 +47,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         args.burst,
         args.env
     );
-    let mut command = Command::new(devstack);
-    command.arg("coldstart");
+    let mut command = devstack_command(devstack, "coldstart", workspace, &args.env);
     for pattern in &args.patterns {
         let rendered = template::render(workspace, &args.env, (*pattern).into())?;
         rendered.write()?;
@@ -65,13 +58,6 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ));
     }
     command
-        .arg("--env-file")
-        .arg(
-            workspace
-                .root
-                .join("deploy/envs")
-                .join(format!("{}.toml", args.env)),
-        )
         .arg("--artifacts")
         .arg(workspace.lambda_dir())
         .args([

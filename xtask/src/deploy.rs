@@ -2,6 +2,7 @@
 //! (API Gateway + WAF + Cognito + Lambda, no Docker) in the foreground. `--target aws` comes with
 //! the AWS deployment.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -13,6 +14,24 @@ use crate::{ip, ui};
 
 /// The local stack's binary, built beside the functions.
 pub const DEVSTACK: Tool = ("devstack", "devstack");
+
+/// `devstack <subcommand> --env-file deploy/envs/<env>.toml`: every subcommand reads the
+/// environment's user pools and region.
+pub fn devstack_command(
+    program: &Path,
+    subcommand: &str,
+    workspace: &Workspace,
+    env: &str,
+) -> Command {
+    let mut command = Command::new(program);
+    command.arg(subcommand).arg("--env-file").arg(
+        workspace
+            .root
+            .join("deploy/envs")
+            .join(format!("{env}.toml")),
+    );
+    command
+}
 
 /// Where a deployment goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,10 +77,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         if changed { "updated" } else { "unchanged" }
     ));
 
-    let pattern = match args.pattern {
-        DeployPattern::Lith => build::Pattern::Lith,
-        DeployPattern::Fat => build::Pattern::Fat,
-    };
+    let pattern = DeployPattern::build_set(&[args.pattern]);
     let (artifacts, tools) = build::build_with_tools(workspace, pattern, &[DEVSTACK])?;
     build::print_artifacts(workspace, &artifacts);
     let devstack = tools
@@ -77,17 +93,10 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ));
     }
 
-    let env_file = workspace
-        .root
-        .join("deploy/envs")
-        .join(format!("{}.toml", args.env));
-    let mut command = Command::new(devstack);
+    let mut command = devstack_command(devstack, "serve", workspace, &args.env);
     command
-        .arg("serve")
         .arg("--template")
         .arg(&rendered.file)
-        .arg("--env-file")
-        .arg(&env_file)
         .arg("--artifacts")
         .arg(workspace.lambda_dir())
         .arg("--state")

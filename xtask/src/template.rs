@@ -19,6 +19,17 @@ pub enum DeployPattern {
     Fat,
 }
 
+impl DeployPattern {
+    /// What to build for these patterns: one, or all functions.
+    pub fn build_set(patterns: &[DeployPattern]) -> crate::build::Pattern {
+        match patterns {
+            [DeployPattern::Lith] => crate::build::Pattern::Lith,
+            [DeployPattern::Fat] => crate::build::Pattern::Fat,
+            _ => crate::build::Pattern::All,
+        }
+    }
+}
+
 impl From<DeployPattern> for stack::Pattern {
     fn from(pattern: DeployPattern) -> Self {
         match pattern {

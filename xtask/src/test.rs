@@ -65,7 +65,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     run_tests(cargo, runner, &workspace.lambda_dir())?;
 
     ui::step("all tests passed");
-    ui::next("cargo xtask serve");
+    ui::next("cargo xtask deploy --pattern lith");
     Ok(())
 }
 

@@ -2,11 +2,11 @@
 //! `TOKEN=$(cargo xtask token --user alice)` works. Everything else goes to stderr.
 
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
-use crate::deploy::DEVSTACK;
+use crate::deploy::{DEVSTACK, devstack_command};
 use crate::ip::{Ttl, parse_ttl};
 use crate::workspace::Workspace;
 
@@ -58,24 +58,14 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     if !built.success() {
         bail!("building the local stack failed; the errors are above");
     }
-    let mut command = Command::new(workspace.target_dir.join("release").join(DEVSTACK.1));
-    command
-        .arg("token")
-        .arg("--env-file")
-        .arg(
-            workspace
-                .root
-                .join("deploy/envs")
-                .join(format!("{}.toml", args.env)),
-        )
-        .arg("--state")
-        .arg(workspace.devstack_dir())
-        .args([
-            "--user",
-            &args.user,
-            "--ttl-secs",
-            &ttl.as_secs().to_string(),
-        ]);
+    let program = workspace.target_dir.join("release").join(DEVSTACK.1);
+    let mut command = devstack_command(&program, "token", workspace, &args.env);
+    command.arg("--state").arg(workspace.devstack_dir()).args([
+        "--user",
+        &args.user,
+        "--ttl-secs",
+        &ttl.as_secs().to_string(),
+    ]);
     if let Some(pool) = &args.pool {
         command.args(["--pool", pool]);
     }

@@ -394,7 +394,7 @@ pub fn render_svg(run: &ColdstartRun) -> String {
             GroupResult::first_request,
         ),
     ];
-    let (panel_w, panel_h, top, left) = (460.0_f64, 300.0_f64, 70.0_f64, 60.0_f64);
+    let (panel_w, panel_h, top, left) = (460.0_f64, 300.0_f64, 90.0_f64, 60.0_f64);
     let width = left + panels.len() as f64 * (panel_w + left);
     let height = top + panel_h + 70.0;
     let mut svg = String::new();

@@ -297,7 +297,12 @@ async fn coldstart(args: ColdstartArgs) -> Result<()> {
         patterns.push(result?);
     }
     let finished_at = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default();
     let run = ColdstartRun {
         machine: Machine::read(),
