@@ -106,41 +106,21 @@ pub struct Artifact {
 
 /// Builds the release binaries of `pattern`'s functions with one `cargo build` and packages each.
 pub fn build(workspace: &Workspace, pattern: Pattern) -> Result<Vec<Artifact>> {
-    Ok(build_with_tools(workspace, pattern, &[])?.0)
-}
-
-/// A release binary built beside the functions, such as the local stack: `(package, bin)`.
-pub type Tool = (&'static str, &'static str);
-
-/// Builds the functions of `pattern` and `tools` in one cargo run (one feature resolution, so
-/// shared dependencies compile once), packages the functions, and returns the tools' paths.
-pub fn build_with_tools(
-    workspace: &Workspace,
-    pattern: Pattern,
-    tools: &[Tool],
-) -> Result<(Vec<Artifact>, HashMap<String, PathBuf>)> {
     let functions = pattern.functions();
-    let mut names: Vec<&str> = functions.iter().map(|function| function.name()).collect();
-    names.extend(tools.iter().map(|(_, bin)| *bin));
+    let names: Vec<&str> = functions.iter().map(|function| function.name()).collect();
     ui::step(format_args!(
         "building release binaries ({})",
         names.join(", ")
     ));
-    let mut targets: Vec<(&str, String)> =
-        functions.iter().map(|f| (f.package(), f.bin())).collect();
-    targets.extend(
-        tools
-            .iter()
-            .map(|(package, bin)| (*package, bin.to_string())),
-    );
-    let mut executables = cargo_build_release(workspace, &targets)?;
+    let targets: Vec<(&str, String)> = functions.iter().map(|f| (f.package(), f.bin())).collect();
+    let executables = cargo_build_release(workspace, &targets)?;
 
     let lambda_dir = workspace.lambda_dir();
     ui::step(format_args!(
         "packaging bootstrap.zip files in {}",
         workspace.display(&lambda_dir)
     ));
-    let artifacts = functions
+    functions
         .into_iter()
         .map(|function| {
             let bin = function.bin();
@@ -154,9 +134,41 @@ pub fn build_with_tools(
             })?;
             package(function, executable, &lambda_dir.join(function.name()))
         })
-        .collect::<Result<Vec<_>>>()?;
-    executables.retain(|bin, _| tools.iter().any(|(_, tool)| tool == bin));
-    Ok((artifacts, executables))
+        .collect()
+}
+
+/// A release binary that is not a function, such as the local stack: `(package, bin)`.
+pub type Tool = (&'static str, &'static str);
+
+/// Builds and packages the functions of `pattern`, then builds `tools` and returns their paths.
+///
+/// Two cargo runs on purpose: cargo unifies dependency features across the packages of one run,
+/// so building a tool beside the functions would change the functions' binaries. Apart, a
+/// function is the same binary whichever command built it.
+pub fn build_with_tools(
+    workspace: &Workspace,
+    pattern: Pattern,
+    tools: &[Tool],
+) -> Result<(Vec<Artifact>, HashMap<String, PathBuf>)> {
+    let artifacts = build(workspace, pattern)?;
+    if tools.is_empty() {
+        return Ok((artifacts, HashMap::new()));
+    }
+    Ok((artifacts, build_tools(workspace, tools)?))
+}
+
+/// Release-builds tools (see [`Tool`]) and returns their executables by binary name.
+pub fn build_tools(workspace: &Workspace, tools: &[Tool]) -> Result<HashMap<String, PathBuf>> {
+    let names: Vec<&str> = tools.iter().map(|(_, bin)| *bin).collect();
+    ui::step(format_args!(
+        "building release binaries ({})",
+        names.join(", ")
+    ));
+    let targets: Vec<(&str, String)> = tools
+        .iter()
+        .map(|(package, bin)| (*package, bin.to_string()))
+        .collect();
+    cargo_build_release(workspace, &targets)
 }
 
 /// Prints the artifacts as a table: function, sizes, package path.

@@ -32,18 +32,14 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let Some(ttl) = args.ttl.duration() else {
         bail!("a token cannot live forever: give --ttl as 30m, 1h or 1d");
     };
-    // The same target set as `deploy --pattern lith`, so a stack built for it is reused as is.
+    // The same packages as `deploy`'s build of the stack, so the binary it built is reused.
     let mut cargo = workspace.cargo();
     cargo.args([
         "build",
         "--release",
         "--quiet",
         "-p",
-        "lambda-lith",
-        "-p",
         DEVSTACK.0,
-        "--bin",
-        "catalog-lith",
         "--bin",
         DEVSTACK.1,
     ]);
