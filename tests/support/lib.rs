@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests: find the packaged functions (`cargo xtask build`) and call them
 //! with API Gateway REST events through the real Lambda Runtime API, or run the whole local stack
-//! over HTTP ([`local_stack`]).
+//! over HTTP ([`local_stack`]); start moto's Cognito emulation for tokens the stack did not mint
+//! ([`moto`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use devstack::proxy::{ProxyRequest, ProxyResponse};
 use devstack::{ExecutionEnvironment, FunctionConfig, InvokeError, LogLine, LogSink};
 
 pub mod local_stack;
+pub mod moto;
 
 /// The stage every test deploys to.
 pub const STAGE: &str = "dev";

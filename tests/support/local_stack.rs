@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use devstack::cognito::{LocalIssuer, TokenRequest, UserPool, key_file};
-use devstack::local_stack::{LocalStack, LocalStackConfig};
+use devstack::local_stack::{KeyTrust, LocalStack, LocalStackConfig};
 use serde_json::Value;
 use stack::{ApiTemplate, Deployment, EnvConfig, Pattern};
 use tempfile::TempDir;
@@ -83,6 +83,16 @@ pub fn issuer(state_dir: &Path, pool: &UserPool) -> LocalIssuer {
     LocalIssuer::open(pool.clone(), state_dir).expect("opening the local issuer")
 }
 
+/// Whether the stack trusts a local issuer (its key in the state directory) for `pool`, as
+/// `LocalStack::start` decides.
+fn trusted_locally(trust: &KeyTrust, pool: &UserPool) -> bool {
+    match trust {
+        KeyTrust::Local => true,
+        KeyTrust::Cognito => false,
+        KeyTrust::Jwks(urls) => !urls.contains_key(pool.name()),
+    }
+}
+
 /// Allows `ip` through the WAF of the stack whose state is in `state_dir`, as
 /// `cargo xtask ip allow <ip>` does (the gateway sees the change without a restart).
 pub fn allow_ip(state_dir: &Path, ip: IpAddr) {
@@ -139,6 +149,10 @@ pub struct StackOptions {
     pub concurrency_limit: Option<usize>,
     /// Allow 127.0.0.1 through the WAF before the first request.
     pub allow_localhost: bool,
+    /// Replaces the dev environment's user pools, so the template's authorizer lists these.
+    pub user_pools: Option<Vec<UserPool>>,
+    /// Whose keys the authorizer trusts; local issuers (keys in the state directory) by default.
+    pub trust: KeyTrust,
 }
 
 impl StackOptions {
@@ -150,6 +164,8 @@ impl StackOptions {
             artifacts_dir: lambda_dir(),
             concurrency_limit: None,
             allow_localhost: true,
+            user_pools: None,
+            trust: KeyTrust::Local,
         }
     }
 
@@ -225,14 +241,23 @@ impl TestStack {
     }
 
     pub async fn start_with(options: StackOptions) -> TestStack {
-        let config = dev_config();
+        let mut config = dev_config();
+        if let Some(user_pools) = options.user_pools {
+            config.user_pools = user_pools;
+        }
         let mut rendered = rendered_template(options.pattern, &config);
         if let Some(edit) = options.edit_template {
             edit(&mut rendered);
         }
         let template = ApiTemplate::read(&rendered).expect("the rendered template reads back");
         let state = tempfile::tempdir().unwrap();
-        for pool in &config.user_pools {
+        // Only pools the stack signs for need a local key; seeding others would fill the key
+        // cache with pools that exist for one test (moto's have random ids).
+        for pool in config
+            .user_pools
+            .iter()
+            .filter(|pool| trusted_locally(&options.trust, pool))
+        {
             seed_key(state.path(), pool);
         }
         if options.allow_localhost {
@@ -244,6 +269,7 @@ impl TestStack {
             options.artifacts_dir,
             state.path().to_owned(),
         );
+        stack_config.trust = options.trust;
         stack_config.listen = SocketAddr::new(LOCALHOST, 0);
         stack_config.region = config.region.clone();
         stack_config.function_env =
@@ -281,7 +307,8 @@ impl TestStack {
         self.url(&format!("/{STAGE}{path}"))
     }
 
-    /// The local issuer of the configured pool named `name` (its key is the one the stack trusts).
+    /// The local issuer of the configured pool named `name` (its key is the one the stack trusts,
+    /// unless [`StackOptions::trust`] sends the stack to a JWKS for that pool).
     pub fn issuer(&self, name: &str) -> LocalIssuer {
         let pool = self
             .config

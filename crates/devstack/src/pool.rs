@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -27,6 +27,15 @@ pub enum PoolError {
     Invoke(#[from] InvokeError),
 }
 
+/// A reserved execution slot of a pool, given back when dropped.
+struct Slot(Arc<FunctionPool>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 struct Idle {
     environment: ExecutionEnvironment,
     since: Instant,
@@ -40,6 +49,11 @@ pub struct FunctionPool {
     concurrency_limit: usize,
     idle: Mutex<Vec<Idle>>,
     busy: AtomicUsize,
+    /// Bumped by [`FunctionPool::shutdown`] (with `idle` locked): an environment serving an
+    /// invocation accepted before a shutdown is stopped when the invocation ends instead of going
+    /// back to the pool, so a shutdown leaves no environment of its time behind. Compared with
+    /// `idle` locked too, so an invocation ending during a shutdown cannot slip one in.
+    generation: AtomicU64,
 }
 
 impl FunctionPool {
@@ -56,6 +70,7 @@ impl FunctionPool {
             concurrency_limit: concurrency_limit.max(1),
             idle: Mutex::new(Vec::new()),
             busy: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -76,11 +91,14 @@ impl FunctionPool {
                 limit: self.concurrency_limit,
             });
         }
-        let pool = Arc::clone(self);
+        // Taken with the slot: the invocation belongs to the pool as it is now, even if its task
+        // only starts after a shutdown.
+        let generation = self.generation.load(Ordering::SeqCst);
+        let slot = Slot(Arc::clone(self));
         let task = tokio::spawn(async move {
-            let outcome = pool.invoke_reserved(event).await;
-            pool.busy.fetch_sub(1, Ordering::SeqCst);
-            outcome
+            // The slot is given back when the task ends, however it ends (a panic included).
+            let slot = slot;
+            slot.0.invoke_reserved(event, generation).await
         });
         task.await.unwrap_or_else(|join| {
             Err(PoolError::Invoke(InvokeError::Io(std::io::Error::other(
@@ -89,7 +107,11 @@ impl FunctionPool {
         })
     }
 
-    async fn invoke_reserved(&self, event: Value) -> Result<Invocation, PoolError> {
+    async fn invoke_reserved(
+        &self,
+        event: Value,
+        generation: u64,
+    ) -> Result<Invocation, PoolError> {
         let reused = self.idle.lock().await.pop();
         let mut environment = match reused {
             Some(idle) => idle.environment,
@@ -99,13 +121,23 @@ impl FunctionPool {
             }
         };
         let outcome = environment.invoke(event).await;
-        if environment.is_alive() {
-            self.idle.lock().await.push(Idle {
-                environment,
-                since: Instant::now(),
-            });
+        let retired = if environment.is_alive() {
+            let mut idle = self.idle.lock().await;
+            if self.generation.load(Ordering::SeqCst) == generation {
+                idle.push(Idle {
+                    environment,
+                    since: Instant::now(),
+                });
+                None
+            } else {
+                // The pool was shut down while this invocation ran.
+                Some(environment)
+            }
         } else {
             // Crashed, timed out or failed its init: the next request gets a fresh environment.
+            Some(environment)
+        };
+        if let Some(environment) = retired {
             let _ = environment.shutdown().await;
         }
         Ok(outcome?)
@@ -145,9 +177,14 @@ impl FunctionPool {
         self.idle.lock().await.len()
     }
 
-    /// Stops every idle environment (busy ones stop when their invocation ends and they are dropped).
+    /// Stops every idle environment; busy ones stop when their invocation ends. The pool stays
+    /// usable: the next invocation starts a new environment (a cold start).
     pub async fn shutdown(&self) {
-        let idle: Vec<Idle> = self.idle.lock().await.drain(..).collect();
+        let idle: Vec<Idle> = {
+            let mut idle = self.idle.lock().await;
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            idle.drain(..).collect()
+        };
         for idle in idle {
             let _ = idle.environment.shutdown().await;
         }

@@ -1,0 +1,227 @@
+//! moto's Cognito emulation for tests: starts `moto_server` on a free 127.0.0.1 port and makes user
+//! pools, app clients and users in it, then signs them in for real RS256 tokens whose keys moto
+//! publishes at `/<pool-id>/.well-known/jwks.json`, as Cognito does.
+//!
+//! Facts the tests pin down about moto (5.x): its tokens carry Cognito's own issuer format
+//! (`https://cognito-idp.<region>.amazonaws.com/<pool-id>`), so no issuer override is needed; its
+//! region is the one in the request's credential scope (`us-east-1` here); and every pool shares
+//! one key (kid `dummy`), so only `iss` tells its pools apart.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stack::UserPool;
+
+/// The password of every user [`Moto::pool_with_user`] makes (it meets Cognito's default policy).
+pub const PASSWORD: &str = "Corr3ct-Horse-Battery";
+
+/// How long moto may take to answer after it is spawned: Python starting and importing moto takes
+/// a few seconds on a small machine, more when tests start several at once.
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+
+/// A running `moto_server`, killed (by its PID) when dropped, however the test ends.
+pub struct Moto {
+    child: Child,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pool moto made, with one app client and one confirmed user.
+#[derive(Debug, Clone)]
+pub struct MotoPool {
+    pub arn: String,
+    pub pool_id: String,
+    pub client_id: String,
+    pub username: String,
+}
+
+impl MotoPool {
+    /// The pool as an environment configures it, named `name`, accepting its app client.
+    pub fn user_pool(&self, name: &str) -> UserPool {
+        UserPool::new(name, &self.arn, vec![self.client_id.clone()])
+            .unwrap_or_else(|e| panic!("moto's pool ARN {} is not a valid one: {e}", self.arn))
+    }
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Moto {
+    /// Starts `moto_server` and waits until it answers; fails the test with what to run when it
+    /// is not on PATH.
+    pub async fn start() -> Moto {
+        let Some(binary) = find_on_path("moto_server") else {
+            panic!(
+                "moto_server is not on PATH. Run the tests with `cargo xtask test`, which installs \
+                 moto[server] into .venv and puts .venv/bin first on PATH (by hand: \
+                 python3 -m venv .venv && .venv/bin/pip install 'moto[server]', then put .venv/bin \
+                 on PATH)"
+            );
+        };
+        // The port is free when asked; moto binds it a moment later (another process taking it
+        // in between shows up as moto exiting, below).
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        // No proxy: moto is on loopback, whatever HTTP(S)_PROXY says.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("an HTTP client");
+        let mut moto = Moto { child, port, http };
+
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        loop {
+            let ready = moto
+                .http
+                .get(format!("http://127.0.0.1:{port}/moto-api/"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return moto;
+            }
+            if let Some(status) = moto.child.try_wait().unwrap() {
+                panic!("moto_server exited before answering: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not answer on port {port} within {STARTUP_LIMIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// One Cognito Identity Provider call, as the AWS SDK makes it (moto does not check the
+    /// signature; the credential scope's region becomes the pool's region).
+    pub async fn call(&self, action: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.port))
+            .header(
+                "X-Amz-Target",
+                format!("AWSCognitoIdentityProviderService.{action}"),
+            )
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/cognito-idp/aws4_request, \
+                 SignedHeaders=host, Signature=x",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{action}: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{action} answered {status}: {text}");
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{action} answered with non-JSON ({e}): {text}"))
+    }
+
+    /// Where moto publishes the keys of `pool_id`.
+    pub fn jwks_url(&self, pool_id: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{pool_id}/.well-known/jwks.json",
+            self.port
+        )
+    }
+
+    /// A pool named `name` with an app client and the confirmed user `username` (password
+    /// [`PASSWORD`]).
+    pub async fn pool_with_user(&self, name: &str, username: &str) -> MotoPool {
+        let pool = self.call("CreateUserPool", json!({"PoolName": name})).await;
+        let arn = pool["UserPool"]["Arn"].as_str().unwrap().to_owned();
+        let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+        let client = self
+            .call(
+                "CreateUserPoolClient",
+                json!({
+                    "UserPoolId": pool_id,
+                    "ClientName": "web",
+                    "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                }),
+            )
+            .await;
+        let client_id = client["UserPoolClient"]["ClientId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.call(
+            "AdminCreateUser",
+            json!({
+                "UserPoolId": pool_id,
+                "Username": username,
+                "UserAttributes": [{"Name": "email", "Value": format!("{username}@example.com")}],
+                "MessageAction": "SUPPRESS",
+            }),
+        )
+        .await;
+        self.call(
+            "AdminSetUserPassword",
+            json!({
+                "UserPoolId": pool_id,
+                "Username": username,
+                "Password": PASSWORD,
+                "Permanent": true,
+            }),
+        )
+        .await;
+        MotoPool {
+            arn,
+            pool_id,
+            client_id,
+            username: username.to_owned(),
+        }
+    }
+
+    /// (ID token, access token) of the pool's user, through AdminInitiateAuth.
+    pub async fn sign_in(&self, pool: &MotoPool) -> (String, String) {
+        let auth = self
+            .call(
+                "AdminInitiateAuth",
+                json!({
+                    "UserPoolId": pool.pool_id,
+                    "ClientId": pool.client_id,
+                    "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+                    "AuthParameters": {"USERNAME": pool.username, "PASSWORD": PASSWORD},
+                }),
+            )
+            .await;
+        let result = &auth["AuthenticationResult"];
+        let token = |name: &str| {
+            result[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("AdminInitiateAuth gave no {name}: {auth}"))
+                .to_owned()
+        };
+        (token("IdToken"), token("AccessToken"))
+    }
+}
