@@ -145,26 +145,7 @@ mod cognito_moto {
         assert!(matches!(denied, Denied::UnknownIssuer(_)), "{denied}");
     }
 
-    /// Runs a scenario once per packaging pattern, as `<scenario>::lith` and `<scenario>::fat`.
-    macro_rules! both_patterns {
-        ($($scenario:ident),* $(,)?) => {$(
-            mod $scenario {
-                use stack::Pattern;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn lith() {
-                    super::$scenario(Pattern::Lith).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn fat() {
-                    super::$scenario(Pattern::Fat).await;
-                }
-            }
-        )*};
-    }
-
-    both_patterns!(the_local_stack_trusts_moto_tokens_through_motos_jwks);
+    e2e::both_patterns!(the_local_stack_trusts_moto_tokens_through_motos_jwks);
 
     async fn the_local_stack_trusts_moto_tokens_through_motos_jwks(pattern: Pattern) {
         let moto = Moto::start().await;

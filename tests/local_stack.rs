@@ -16,26 +16,7 @@ use e2e::local_stack::{
 use serde_json::{Map, Value, json};
 use stack::Pattern;
 
-/// Runs a scenario once per packaging pattern, as `<scenario>::lith` and `<scenario>::fat`.
-macro_rules! both_patterns {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use stack::Pattern;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn lith() {
-                super::$scenario(Pattern::Lith).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn fat() {
-                super::$scenario(Pattern::Fat).await;
-            }
-        }
-    )*};
-}
-
-both_patterns!(
+e2e::both_patterns!(
     crud_goes_through_the_gateway_and_keeps_the_stage,
     writes_without_a_valid_token_get_401,
     every_configured_pool_may_write,

@@ -134,3 +134,22 @@ pub fn claims(username: &str) -> serde_json::Map<String, serde_json::Value> {
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("catalog.db").display())
 }
+
+/// Runs each scenario `async fn <name>(pattern: stack::Pattern)` once per packaging pattern, as
+/// the tests `<name>::lith` and `<name>::fat`.
+#[macro_export]
+macro_rules! both_patterns {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn lith() {
+                super::$scenario(stack::Pattern::Lith).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fat() {
+                super::$scenario(stack::Pattern::Fat).await;
+            }
+        }
+    )*};
+}
