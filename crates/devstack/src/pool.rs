@@ -112,7 +112,7 @@ impl FunctionPool {
         event: Value,
         generation: u64,
     ) -> Result<Invocation, PoolError> {
-        let reused = self.idle.lock().await.pop();
+        let reused = self.take_live_idle().await;
         let mut environment = match reused {
             Some(idle) => idle.environment,
             None => {
@@ -141,6 +141,18 @@ impl FunctionPool {
             let _ = environment.shutdown().await;
         }
         Ok(outcome?)
+    }
+
+    /// The most recently used idle environment whose process still runs. One whose process exited
+    /// while idle is retired, as Lambda resets an environment whose runtime went away.
+    async fn take_live_idle(&self) -> Option<Idle> {
+        loop {
+            let candidate = self.idle.lock().await.pop()?;
+            if candidate.environment.is_alive() {
+                return Some(candidate);
+            }
+            let _ = candidate.environment.shutdown().await;
+        }
     }
 
     /// Shuts down environments idle for longer than `max_idle`; returns how many.

@@ -249,6 +249,33 @@ async fn a_function_error_keeps_the_environment_warm() {
 }
 
 #[tokio::test]
+async fn an_environment_whose_process_exited_while_idle_is_not_reused() {
+    let h = Harness::new(10);
+    let (_, pid) = h.echo().await;
+    h.invoke("respond_then_exit")
+        .await
+        .expect("the response came before the exit");
+    // The process has exited (a zombie until reaped) before the next request arrives.
+    let exited = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+    };
+    for _ in 0..200 {
+        if exited() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(exited(), "the fixture exits after responding");
+    let (next, next_pid) = h.echo().await;
+    assert!(next.cold, "the next request starts a new environment");
+    assert_ne!(next_pid, pid);
+}
+
+#[tokio::test]
 async fn reclaim_idle_shuts_down_environments_idle_for_long_enough() {
     let h = Harness::new(10);
     let (_, pid) = h.echo().await;
