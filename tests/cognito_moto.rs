@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use devstack::cognito::{Authorizer, Denied, LocalIssuer, TokenRequest, TrustedPool, UserPool};
 use devstack::local_stack::KeyTrust;
-use e2e::local_stack::{Reply, StackOptions, TestStack, rendered_template, wait_for_lines};
+use e2e::local_stack::{StackOptions, TestStack, assert_unauthorized, rendered_template};
 use e2e::moto::Moto;
 use serde_json::{Value, json};
 use stack::Pattern;
@@ -16,28 +16,6 @@ use stack::Pattern;
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT has a payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-/// Why the local authorizer refused the request `reply` answers (it notes it in gateway.log).
-async fn authorizer_note(stack: &TestStack, reply: &Reply) -> String {
-    let id = reply
-        .header("x-amzn-requestid")
-        .expect("every reply has a request id");
-    let prefix = format!("{id} 401: ");
-    let lines = wait_for_lines(&stack.log_path("gateway"), |lines| {
-        lines.iter().any(|l| l.starts_with(&prefix))
-    })
-    .await;
-    let note = lines.iter().find(|l| l.starts_with(&prefix)).unwrap();
-    note[prefix.len()..].to_owned()
-}
-
-fn assert_unauthorized(reply: &Reply, what: &str) {
-    assert_eq!(
-        (reply.status, reply.json()),
-        (401, json!({"message": "Unauthorized"})),
-        "{what}"
-    );
 }
 
 /// The local stack of `pattern` whose only user pool is moto's `pool`, named "moto", with the
@@ -181,7 +159,7 @@ mod cognito_moto {
             )
             .await;
         assert_unauthorized(&refused, "a token signed by a key moto does not publish");
-        let note = authorizer_note(&stack, &refused).await;
+        let note = stack.authorizer_note(&refused).await;
         assert!(
             note.contains(&format!("kid `{}` is not among the keys", local.kid())),
             "{note}"

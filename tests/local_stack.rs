@@ -10,8 +10,8 @@ use devstack::Report;
 use devstack::cognito::{TokenRequest, UserPool};
 use devstack::gateway::MAX_REQUEST_BYTES;
 use e2e::local_stack::{
-    LOCALHOST, OTHER_LOOPBACK, Reply, StackOptions, TestStack, allow_ip, client_from, issuer,
-    log_lines, wait_for_lines, write_fixture_package,
+    LOCALHOST, OTHER_LOOPBACK, Reply, StackOptions, TestStack, allow_ip, assert_unauthorized,
+    client_from, issuer, log_lines, wait_for_lines, write_fixture_package,
 };
 use serde_json::{Map, Value, json};
 use stack::Pattern;
@@ -29,21 +29,11 @@ e2e::both_patterns!(
     payloads_over_10_mb_are_refused_before_the_function,
 );
 
-const UNAUTHORIZED: &str = "Unauthorized";
-
 fn message(text: &str) -> Value {
     json!({ "message": text })
 }
 
 /// Fails unless `reply` is API Gateway's 401.
-fn assert_unauthorized(reply: &Reply, what: &str) {
-    assert_eq!(
-        (reply.status, reply.json()),
-        (401, message(UNAUTHORIZED)),
-        "{what}"
-    );
-}
-
 fn project(name: &str) -> Value {
     json!({ "name": name, "description": "from the e2e tests" })
 }
@@ -237,20 +227,6 @@ fn bad_tokens(stack: &TestStack) -> Vec<BadToken> {
     ]
 }
 
-/// Why the local authorizer refused the request `reply` answers (it notes it in gateway.log).
-async fn authorizer_note(stack: &TestStack, reply: &Reply) -> String {
-    let id = reply
-        .header("x-amzn-requestid")
-        .expect("every reply has a request id");
-    let prefix = format!("{id} 401: ");
-    let lines = wait_for_lines(&stack.log_path("gateway"), |lines| {
-        lines.iter().any(|l| l.starts_with(&prefix))
-    })
-    .await;
-    let note = lines.iter().find(|l| l.starts_with(&prefix)).unwrap();
-    note[prefix.len()..].to_owned()
-}
-
 async fn writes_without_a_valid_token_get_401(pattern: Pattern) {
     let stack = TestStack::start(pattern).await;
     let kept = stack
@@ -290,7 +266,7 @@ async fn writes_without_a_valid_token_get_401(pattern: Pattern) {
         assert_unauthorized(&delete, &format!("DELETE with {what}"));
         if let Some(reason) = bad.reason {
             for reply in [&post, &post_bearer, &delete] {
-                let note = authorizer_note(&stack, reply).await;
+                let note = stack.authorizer_note(reply).await;
                 assert!(note.contains(reason), "{what}: refused for {note:?}");
             }
         }

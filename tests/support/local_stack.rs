@@ -225,6 +225,15 @@ impl Reply {
     }
 }
 
+/// Fails unless `reply` is API Gateway's answer to a request its authorizer refused.
+pub fn assert_unauthorized(reply: &Reply, what: &str) {
+    assert_eq!(
+        (reply.status, reply.json()),
+        (401, serde_json::json!({"message": "Unauthorized"})),
+        "{what}"
+    );
+}
+
 /// The local stack for one test, with its state directory and a client connecting from 127.0.0.1.
 pub struct TestStack {
     stack: LocalStack,
@@ -369,6 +378,20 @@ impl TestStack {
             .iter()
             .map(|item| item["name"].as_str().expect("items have names").to_owned())
             .collect()
+    }
+
+    /// Why the local authorizer refused the request `reply` answers (it notes it in gateway.log).
+    pub async fn authorizer_note(&self, reply: &Reply) -> String {
+        let id = reply
+            .header("x-amzn-requestid")
+            .expect("every reply has a request id");
+        let prefix = format!("{id} 401: ");
+        let lines = wait_for_lines(&self.log_path("gateway"), |lines| {
+            lines.iter().any(|l| l.starts_with(&prefix))
+        })
+        .await;
+        let note = lines.iter().find(|l| l.starts_with(&prefix)).unwrap();
+        note[prefix.len()..].to_owned()
     }
 
     /// `<state>/logs/<function_name>.log` (or `access.log` for `"access"`).
