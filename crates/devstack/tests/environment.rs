@@ -1,9 +1,12 @@
 //! Execution environments running a real process: a Python custom-runtime bootstrap, zipped at
 //! test time, whose behaviour each event chooses.
 
-use std::io::Write;
+mod support;
+
+use support::{fixture_package, package_without_bootstrap, process_exists};
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,9 +15,6 @@ use devstack::{
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use zip::write::SimpleFileOptions;
-
-const BOOTSTRAP: &str = include_str!("fixtures/bootstrap.py");
 
 struct Harness {
     env: ExecutionEnvironment,
@@ -56,21 +56,8 @@ impl Harness {
     }
 }
 
-fn write_package(dir: &Path) -> PathBuf {
-    let path = dir.join("function.zip");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = |mode| SimpleFileOptions::default().unix_permissions(mode);
-    zip.start_file("bootstrap", options(0o755)).unwrap();
-    zip.write_all(BOOTSTRAP.as_bytes()).unwrap();
-    zip.add_directory("data/", options(0o750)).unwrap();
-    zip.start_file("data/config.txt", options(0o640)).unwrap();
-    zip.write_all(b"setting=1\n").unwrap();
-    zip.finish().unwrap();
-    path
-}
-
 fn config(dir: &Path, vars: &[(&str, &str)]) -> FunctionConfig {
-    let mut config = FunctionConfig::new("fixture", write_package(dir));
+    let mut config = FunctionConfig::new("fixture", fixture_package(dir));
     config.timeout = Duration::from_secs(1);
     config.init_timeout = Duration::from_secs(5);
     config.region = "eu-west-1".into();
@@ -102,10 +89,6 @@ async fn start(vars: &[(&str, &str)]) -> Harness {
 /// Milliseconds as a REPORT line prints them.
 fn report_ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
-}
-
-fn process_exists(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[tokio::test]
@@ -537,11 +520,7 @@ async fn dropping_kills_the_process_and_removes_the_task_dir() {
 #[tokio::test]
 async fn a_package_without_bootstrap_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let zip_path = dir.path().join("empty.zip");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
-    zip.start_file("handler.py", SimpleFileOptions::default())
-        .unwrap();
-    zip.finish().unwrap();
+    let zip_path = package_without_bootstrap(dir.path());
     let work = dir.path().join("tasks");
     let error = ExecutionEnvironment::start(
         FunctionConfig::new("nothing", &zip_path),

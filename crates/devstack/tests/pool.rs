@@ -7,9 +7,12 @@
 //! that task has run yet when the test makes its next call. That is what makes "while the first
 //! invocation is in flight" exact here rather than a matter of timing.
 
+mod support;
+
+use support::{fixture_package, package_without_bootstrap, process_exists};
+
 use std::future::Future;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -19,9 +22,6 @@ use devstack::pool::{FunctionPool, PoolError};
 use devstack::{FunctionConfig, Invocation, InvokeError, LogLine, LogSink, LogStream};
 use serde_json::json;
 use tempfile::TempDir;
-use zip::write::SimpleFileOptions;
-
-const BOOTSTRAP: &str = include_str!("fixtures/bootstrap.py");
 
 struct Harness {
     pool: Arc<FunctionPool>,
@@ -34,7 +34,7 @@ impl Harness {
     /// A pool of the fixture with a 1 s invocation timeout and at most `limit` environments.
     fn new(limit: usize) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = FunctionConfig::new("fixture", write_package(dir.path()));
+        let mut config = FunctionConfig::new("fixture", fixture_package(dir.path()));
         config.timeout = Duration::from_secs(1);
         config.init_timeout = Duration::from_secs(5);
         let logs = Arc::new(Mutex::new(Vec::new()));
@@ -80,26 +80,12 @@ impl Harness {
     }
 }
 
-fn write_package(dir: &Path) -> PathBuf {
-    let path = dir.join("function.zip");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = SimpleFileOptions::default().unix_permissions(0o755);
-    zip.start_file("bootstrap", options).unwrap();
-    zip.write_all(BOOTSTRAP.as_bytes()).unwrap();
-    zip.finish().unwrap();
-    path
-}
-
 /// The fixture's `echo` answers with the pid of the process that ran it.
 fn pid_of(invocation: &Invocation) -> u32 {
     let pid = invocation.response["pid"]
         .as_u64()
         .expect("echo reports its pid");
     u32::try_from(pid).unwrap()
-}
-
-fn process_exists(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Polls `future` once and says whether it is still pending (see the file's header).
@@ -175,11 +161,7 @@ async fn a_limit_of_zero_still_allows_one_environment() {
 #[tokio::test]
 async fn a_failed_start_frees_its_slot() {
     let dir = tempfile::tempdir().unwrap();
-    let zip_path = dir.path().join("empty.zip");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
-    zip.start_file("handler.py", SimpleFileOptions::default())
-        .unwrap();
-    zip.finish().unwrap();
+    let zip_path = package_without_bootstrap(dir.path());
     let pool = FunctionPool::new(
         FunctionConfig::new("nothing", &zip_path),
         dir.path().join("tasks"),
