@@ -30,12 +30,28 @@ pub fn percentile(sorted: &[f64], share: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// A route each group's function answers without a token.
-pub fn probe_path(group: &str) -> &'static str {
-    match group {
-        "projects" => "/api/v0/projects?limit=1",
-        "technologies" => "/api/v0/technologies?limit=1",
-        _ => "/health",
+/// A route each group's function answers without a token, from the route table: the
+/// collection's list (one item, so the page is small) or, for meta, the health check.
+pub fn probe_path(group: &str) -> String {
+    use routes::{CollectionOp, MetaOp, Operation};
+    let route = routes::ROUTES
+        .iter()
+        .find(|r| {
+            r.group().name() == group
+                && matches!(
+                    r.operation,
+                    Operation::Collection(_, CollectionOp::List) | Operation::Meta(MetaOp::Health)
+                )
+        })
+        .or_else(|| {
+            routes::ROUTES
+                .iter()
+                .find(|r| r.operation == Operation::Meta(MetaOp::Health))
+        })
+        .expect("the route table has a health check");
+    match route.operation {
+        Operation::Collection(..) => format!("{}?limit=1", route.path),
+        Operation::Meta(_) => route.path.to_owned(),
     }
 }
 
@@ -223,7 +239,14 @@ async fn measure(
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{percentile, probe_path};
+
+    #[test]
+    fn probes_come_from_the_route_table() {
+        assert_eq!(probe_path("projects"), "/api/v0/projects?limit=1");
+        assert_eq!(probe_path("technologies"), "/api/v0/technologies?limit=1");
+        assert_eq!(probe_path("meta"), "/health");
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
