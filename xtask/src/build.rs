@@ -44,15 +44,18 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    /// The functions a deployment of this pattern is made of.
+    /// The functions a deployment of this pattern is made of, as the deployment model says.
     pub fn functions(self) -> Vec<Function> {
-        let lith = [Function::Lith].into_iter();
-        let fat = Group::ALL.into_iter().map(Function::Fat);
-        match self {
-            Pattern::Lith => lith.collect(),
-            Pattern::Fat => fat.collect(),
-            Pattern::All => lith.chain(fat).collect(),
-        }
+        let patterns: &[stack::Pattern] = match self {
+            Pattern::Lith => &[stack::Pattern::Lith],
+            Pattern::Fat => &[stack::Pattern::Fat],
+            Pattern::All => &stack::Pattern::ALL,
+        };
+        patterns
+            .iter()
+            .flat_map(|pattern| pattern.functions())
+            .map(Function::named)
+            .collect()
     }
 }
 
@@ -64,6 +67,11 @@ pub enum Function {
 }
 
 impl Function {
+    /// The function of a package name the deployment model uses: a route group's name, or `lith`.
+    fn named(name: &str) -> Function {
+        Group::from_name(name).map_or(Function::Lith, Function::Fat)
+    }
+
     /// The function table. Function names are also directory names under `<target>/lambda/`;
     /// the binary of function `<name>` is `catalog-<name>` (see the lambda crates' `[[bin]]`s).
     ///

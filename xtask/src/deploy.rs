@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::build::{self, Tool};
-use crate::template::{self, DeployPattern};
+use crate::template::{self, DeployPattern, Which};
 use crate::workspace::Workspace;
 use crate::{ip, ui};
 
@@ -42,11 +42,8 @@ pub enum Target {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum)]
-    pattern: DeployPattern,
-    /// Environment: reads deploy/envs/<env>.toml
-    #[arg(long, default_value = "dev")]
-    env: String,
+    #[command(flatten)]
+    which: Which,
     /// Where to deploy (`aws` comes with the AWS deployment)
     #[arg(long, value_enum, default_value_t = Target::Local)]
     target: Target,
@@ -69,7 +66,7 @@ pub struct Args {
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let Target::Local = args.target;
-    let rendered = template::render(workspace, &args.env, args.pattern.into())?;
+    let rendered = template::render(workspace, &args.which.env, args.which.pattern.into())?;
     let changed = rendered.write()?;
     ui::step(format_args!(
         "template {} ({})",
@@ -77,14 +74,14 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         if changed { "updated" } else { "unchanged" }
     ));
 
-    let pattern = DeployPattern::build_set(&[args.pattern]);
+    let pattern = DeployPattern::build_set(&[args.which.pattern]);
     let (artifacts, tools) = build::build_with_tools(workspace, pattern, &[DEVSTACK])?;
     build::print_artifacts(workspace, &artifacts);
     let devstack = tools
         .get(DEVSTACK.1)
         .context("cargo built no devstack binary")?;
 
-    let allowed = ip::allow_loopback_on_first_start(workspace, &args.env)?;
+    let allowed = ip::allow_loopback_on_first_start(workspace, &args.which.env)?;
     if !allowed.is_empty() {
         let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
         ui::step(format_args!(
@@ -93,7 +90,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ));
     }
 
-    let mut command = devstack_command(devstack, "serve", workspace, &args.env);
+    let mut command = devstack_command(devstack, "serve", workspace, &args.which.env);
     command
         .arg("--template")
         .arg(&rendered.file)
@@ -113,7 +110,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     ui::step(format_args!(
         "starting the local stack ({} pattern, {} environment)",
         rendered.deployment.pattern.name(),
-        args.env
+        args.which.env
     ));
     ui::command(&command);
     println!();

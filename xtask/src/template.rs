@@ -39,13 +39,20 @@ impl From<DeployPattern> for stack::Pattern {
     }
 }
 
+/// Which deployment a command is about: a pattern of an environment.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct Which {
     #[arg(long, value_enum)]
-    pattern: DeployPattern,
+    pub pattern: DeployPattern,
     /// Environment: reads deploy/envs/<env>.toml
     #[arg(long, default_value = "dev")]
-    env: String,
+    pub env: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    which: Which,
     /// Also write it to deploy/templates/<env>-<pattern>.json (where deploys and tests read it)
     #[arg(long)]
     write: bool,
@@ -88,7 +95,7 @@ pub fn render(workspace: &Workspace, env: &str, pattern: stack::Pattern) -> Resu
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
-    let rendered = render(workspace, &args.env, args.pattern.into())?;
+    let rendered = render(workspace, &args.which.env, args.which.pattern.into())?;
     if args.write {
         let changed = rendered.write()?;
         let file = workspace.display(&rendered.file);
@@ -104,7 +111,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ui::next(&format!(
             "cargo xtask deploy --pattern {} --env {}",
             rendered.deployment.pattern.name(),
-            args.env
+            args.which.env
         ));
     }
     Ok(())
