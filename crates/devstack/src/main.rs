@@ -60,19 +60,16 @@ struct ColdstartArgs {
 
 #[derive(clap::Args)]
 struct BenchArgs {
-    #[arg(long)]
-    template: PathBuf,
-    #[arg(long)]
-    env_file: PathBuf,
-    #[arg(long)]
-    artifacts: PathBuf,
+    #[command(flatten)]
+    files: StackFiles,
     /// Warm requests to time
     #[arg(long, default_value_t = 1000)]
     requests: usize,
 }
 
+/// What a stack is made from.
 #[derive(clap::Args)]
-struct ServeArgs {
+struct StackFiles {
     /// The rendered template (deploy/templates/<env>-<pattern>.json)
     #[arg(long)]
     template: PathBuf,
@@ -82,6 +79,12 @@ struct ServeArgs {
     /// Where the packages are: <dir>/<package>/bootstrap.zip
     #[arg(long)]
     artifacts: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    files: StackFiles,
     /// State directory: IP sets, Cognito keys, logs, data
     #[arg(long)]
     state: PathBuf,
@@ -129,9 +132,14 @@ fn load_env(path: &PathBuf) -> Result<EnvConfig> {
     Ok(EnvConfig::parse(&text, &path.display().to_string())?)
 }
 
+impl StackFiles {
+    fn load(&self) -> Result<(EnvConfig, ApiTemplate)> {
+        Ok((load_env(&self.env_file)?, read_template(&self.template)?))
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
-    let env = load_env(&args.env_file)?;
-    let template = read_template(&args.template)?;
+    let (env, template) = args.files.load()?;
     let trust = if args.trust_cognito {
         KeyTrust::Cognito
     } else if args.jwks_url.is_empty() {
@@ -145,7 +153,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             if !env.user_pools.iter().any(|p| p.name() == pool) {
                 bail!(
                     "--jwks-url: no user pool named {pool:?} in {}",
-                    args.env_file.display()
+                    args.files.env_file.display()
                 );
             }
             urls.insert(pool.to_owned(), url.to_owned());
@@ -168,7 +176,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let mut config = LocalStackConfig::new(
         template,
         env.user_pools.clone(),
-        args.artifacts,
+        args.files.artifacts,
         state.clone(),
     );
     config.listen = SocketAddr::from(([127, 0, 0, 1], args.port));
@@ -220,13 +228,12 @@ fn read_template(path: &PathBuf) -> Result<ApiTemplate> {
 
 async fn bench(args: BenchArgs) -> Result<()> {
     use devstack::bench::percentile;
-    let env = load_env(&args.env_file)?;
-    let template = read_template(&args.template)?;
+    let (env, template) = args.files.load()?;
     let state = std::env::temp_dir().join(format!("devstack-bench-{}", std::process::id()));
     let result = devstack::bench::run(
         template,
         env.user_pools.clone(),
-        args.artifacts,
+        args.files.artifacts,
         state.clone(),
         args.requests,
     )
