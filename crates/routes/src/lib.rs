@@ -1,7 +1,8 @@
 //! The route table: every route of the catalog API, declared once, as plain data.
 //!
-//! Routers, the OpenAPI document, and (later) the API Gateway resources and the local gateway's
-//! routing are all derived from [`ROUTES`]; nothing about routes is written twice. This crate links
+//! Routers, the OpenAPI document, the API Gateway resources and methods of each pattern (and so
+//! the local gateway's routing) are all derived from [`ROUTES`]; nothing about routes is written
+//! twice. This crate links
 //! no HTTP stack so that deployment tooling can read the table without pulling in axum.
 
 use catalog::Collection;
