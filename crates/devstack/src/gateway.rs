@@ -84,30 +84,6 @@ pub struct Gateway {
 /// timeout; a function that times out sooner is a failed invocation (502).
 pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
-/// The authorizer accepted the token of one of the environment's pools; the method's own
-/// authorizer may list fewer, and API Gateway refuses tokens of pools it does not list.
-fn from_listed_pool(
-    authorizer: &Authorizer,
-    claims: Claims,
-    provider_arns: &[String],
-) -> Result<Claims, String> {
-    let issuer = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let listed = authorizer
-        .pools()
-        .filter(|pool| pool.issuer() == issuer)
-        .any(|pool| provider_arns.iter().any(|arn| arn == pool.pool().arn()));
-    if listed {
-        Ok(claims)
-    } else {
-        Err(format!(
-            "the token's pool ({issuer}) is not one this method's authorizer lists"
-        ))
-    }
-}
-
 /// A gateway-made error response, with AWS's body and `x-amzn-ErrorType`.
 fn gateway_error(status: StatusCode, message: &str, error_type: &str) -> Response<Body> {
     let mut response = Response::new(Body::from(
@@ -269,10 +245,9 @@ impl Gateway {
                     .and_then(|v| v.to_str().ok());
                 let verdict = match &self.authorizer {
                     Some(authorizer) => authorizer
-                        .authorize(header, scopes)
+                        .authorize_for(header, scopes, provider_arns)
                         .await
-                        .map_err(|denied| denied.to_string())
-                        .and_then(|claims| from_listed_pool(authorizer, claims, provider_arns)),
+                        .map_err(|denied| denied.to_string()),
                     None => Err("no user pool is trusted".to_owned()),
                 };
                 match verdict {

@@ -140,7 +140,7 @@ pub enum Denied {
     Malformed(String),
     #[error("the token is signed with alg `{0}`; only RS256 is accepted")]
     Algorithm(String),
-    #[error("iss `{0}` is not the issuer of any configured user pool")]
+    #[error("iss `{0}` is not the issuer of a user pool this authorizer trusts")]
     UnknownIssuer(String),
     #[error("kid `{kid}` is not among the keys of user pool {pool}")]
     UnknownKey { pool: String, kid: String },
@@ -283,6 +283,30 @@ impl Authorizer {
         authorization_header: Option<&str>,
         scopes: &[String],
     ) -> Result<Claims, Denied> {
+        self.authorize_with(authorization_header, scopes, |_| true)
+            .await
+    }
+
+    /// [`Authorizer::authorize`] for a method whose authorizer lists only `provider_arns` (its
+    /// `ProviderARNs`): a token of any other configured pool is refused, as API Gateway does.
+    pub async fn authorize_for(
+        &self,
+        authorization_header: Option<&str>,
+        scopes: &[String],
+        provider_arns: &[String],
+    ) -> Result<Claims, Denied> {
+        self.authorize_with(authorization_header, scopes, |pool| {
+            provider_arns.iter().any(|arn| arn == pool.arn())
+        })
+        .await
+    }
+
+    async fn authorize_with(
+        &self,
+        authorization_header: Option<&str>,
+        scopes: &[String],
+        listed: impl Fn(&UserPool) -> bool,
+    ) -> Result<Claims, Denied> {
         let header = authorization_header
             .filter(|h| !h.is_empty())
             .ok_or(Denied::MissingToken)?;
@@ -315,7 +339,7 @@ impl Authorizer {
         let pool = self
             .pools
             .iter()
-            .find(|p| p.trust.issuer == *iss)
+            .find(|p| p.trust.issuer == *iss && listed(&p.trust.pool))
             .ok_or_else(|| Denied::UnknownIssuer(iss.clone()))?;
         let key = self.key(pool, kid).await?;
         let verified =
