@@ -117,6 +117,7 @@ impl Deployment {
             })
             .collect();
 
+        let declared: BTreeSet<&str> = ROUTES.iter().map(|route| route.path).collect();
         let any = |path: String, function| MethodSpec {
             path,
             http_method: "ANY",
@@ -124,13 +125,19 @@ impl Deployment {
             auth: MethodAuth::None,
         };
         let fallback = pattern.function_for(Group::Meta);
-        let mut methods = vec![any("/".into(), fallback), any("/{proxy+}".into(), fallback)];
+        let mut methods: Vec<MethodSpec> = catch_all_paths("/", &declared)
+            .into_iter()
+            .map(|path| any(path, fallback))
+            .collect();
         if pattern == Pattern::Fat {
             for group in Group::ALL {
                 if let Some(collection) = group.collection() {
                     let prefix = format!("{API_PREFIX}/{}", collection.name());
-                    methods.push(any(prefix.clone(), group.name()));
-                    methods.push(any(format!("{prefix}/{{proxy+}}"), group.name()));
+                    methods.extend(
+                        catch_all_paths(&prefix, &declared)
+                            .into_iter()
+                            .map(|path| any(path, group.name())),
+                    );
                 }
             }
         }
@@ -180,6 +187,42 @@ impl Deployment {
     }
 }
 
+/// The resources that, each with an `ANY` method, send every path at or below `prefix` to one
+/// function, in a tree API Gateway accepts.
+///
+/// API Gateway allows one variable child per resource (a `{name}` and a `{proxy+}` side by side
+/// are refused) and no child below a greedy `{proxy+}`. So where the route table already puts a
+/// variable child under a resource, the catch-all goes through that child (`{name}` gets `ANY`,
+/// and `{name}/{proxy+}` catches what is deeper); only where there is none does `{proxy+}` hang
+/// off the resource itself. Literal children need nothing: a path that matches one of them but
+/// not its method falls through to these resources, as API Gateway's matching does.
+pub fn catch_all_paths(prefix: &str, declared: &BTreeSet<&str>) -> Vec<String> {
+    let mut paths = vec![prefix.to_owned()];
+    let mut node = prefix.trim_end_matches('/').to_owned();
+    loop {
+        let children = format!("{node}/");
+        let variable = declared
+            .iter()
+            .filter_map(|path| path.strip_prefix(&children))
+            .filter_map(|rest| rest.split('/').next())
+            .find(|segment| segment.starts_with('{'));
+        match variable {
+            Some(segment) if !segment.ends_with("+}") => {
+                node = format!("{children}{segment}");
+                paths.push(node.clone());
+            }
+            Some(greedy) => {
+                paths.push(format!("{children}{greedy}"));
+                return paths;
+            }
+            None => {
+                paths.push(format!("{children}{{proxy+}}"));
+                return paths;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +267,34 @@ mod tests {
                 assert_eq!(method.function, pattern.function_for(route.group()));
             }
         }
+    }
+
+    #[test]
+    fn catch_alls_go_through_the_variable_child_the_table_declares() {
+        let declared: BTreeSet<&str> =
+            ["/a", "/a/{id}", "/a/{id}/b", "/c/{rest+}", "/d/lit"].into();
+        assert_eq!(catch_all_paths("/", &declared), ["/", "/{proxy+}"]);
+        assert_eq!(
+            catch_all_paths("/a", &declared),
+            ["/a", "/a/{id}", "/a/{id}/{proxy+}"]
+        );
+        assert_eq!(catch_all_paths("/c", &declared), ["/c", "/c/{rest+}"]);
+        assert_eq!(catch_all_paths("/d", &declared), ["/d", "/d/{proxy+}"]);
+    }
+
+    #[test]
+    fn fat_collections_catch_all_through_their_item_resource() {
+        let fat = dev(Pattern::Fat);
+        let any_on = |path: &str| {
+            fat.methods
+                .iter()
+                .find(|m| m.path == path && m.http_method == "ANY")
+                .map(|m| m.function)
+        };
+        assert_eq!(any_on("/api/v0/projects/{name}"), Some("projects"));
+        assert_eq!(any_on("/api/v0/projects/{name}/{proxy+}"), Some("projects"));
+        assert_eq!(any_on("/api/v0/projects/{proxy+}"), None);
+        assert_eq!(any_on("/{proxy+}"), Some("meta"));
     }
 
     #[test]

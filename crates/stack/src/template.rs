@@ -215,6 +215,7 @@ impl ApiTemplate {
             segments.reverse();
             paths.insert((*id).to_owned(), format!("/{}", segments.join("/")));
         }
+        check_resource_tree(&parts, &paths)?;
 
         let mut authorizers: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (id, resource) in of_type("AWS::ApiGateway::Authorizer") {
@@ -420,6 +421,63 @@ impl ApiTemplate {
         arns.dedup();
         arns
     }
+}
+
+/// A path part in braces: `{name}`, or greedy `{proxy+}`.
+fn is_variable(part: &str) -> bool {
+    part.starts_with('{') && part.ends_with('}')
+}
+
+fn is_greedy(part: &str) -> bool {
+    is_variable(part) && part.ends_with("+}")
+}
+
+/// The resource trees API Gateway refuses at `CreateResource` (a `BadRequestException` that
+/// fails the stack), refused here with AWS's own words, so that neither the protection check nor
+/// the local stack ever accepts a template AWS would reject:
+/// - two variable children of one resource (`{name}` beside `{proxy+}`);
+/// - any child under a greedy `{proxy+}`.
+fn check_resource_tree(
+    parts: &BTreeMap<&str, (Option<&str>, &str)>,
+    paths: &BTreeMap<String, String>,
+) -> Result<(), TemplateError> {
+    let refuse = |id: &str, message: String| {
+        problem(
+            id,
+            format!("{} would be refused by API Gateway: {message}", paths[id]),
+        )
+    };
+    for (id, (parent, part)) in parts {
+        if let Some(parent) = parent
+            && is_greedy(parts[parent].1)
+        {
+            return Err(refuse(
+                id,
+                format!(
+                    "Cannot create a child of a resource with a greedy path variable: {}",
+                    parts[parent].1
+                ),
+            ));
+        }
+        if !is_variable(part) {
+            continue;
+        }
+        // The first variable sibling in the template's order is the one "already" there.
+        let sibling = parts.iter().find(|(other, (other_parent, other_part))| {
+            other != &id && other_parent == parent && is_variable(other_part)
+        });
+        if let Some((other, (_, other_part))) = sibling
+            && other < id
+        {
+            return Err(refuse(
+                id,
+                format!(
+                    "A sibling ({other_part}) of this resource already has a variable path part -- only one is allowed"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_waf(
