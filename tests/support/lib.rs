@@ -23,11 +23,18 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// Where `cargo xtask build` puts the packages: `CATALOG_LAMBDA_DIR`, else `<workspace>/target/lambda`.
-pub fn lambda_dir() -> PathBuf {
+/// Where `cargo xtask build` puts the packages, one directory per architecture:
+/// `CATALOG_LAMBDA_DIR`, else `<workspace>/target/lambda`.
+pub fn packages_dir() -> PathBuf {
     std::env::var_os("CATALOG_LAMBDA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("lambda"))
+}
+
+/// The packages this machine can run: `<packages>/<this machine's architecture>`.
+pub fn lambda_dir() -> PathBuf {
+    let native = packaging::host_architecture().expect("the tests run on x86_64 or arm64");
+    packages_dir().join(native.as_str())
 }
 
 /// The deployment package of `function`; fails the test with the command that makes it.
@@ -35,7 +42,7 @@ pub fn package(function: &str) -> PathBuf {
     let zip = lambda_dir().join(function).join("bootstrap.zip");
     assert!(
         zip.is_file(),
-        "{} is missing: run `cargo xtask build --pattern all` first (`cargo xtask test` does)",
+        "{} is missing: run `cargo xtask build` first (`cargo xtask test` does)",
         zip.display()
     );
     zip

@@ -3,16 +3,19 @@
 
 use anyhow::{Context, Result, bail};
 
+use packaging::{Pattern, Workspace};
+use stack::EnvConfig;
+
 use crate::build;
-use crate::deploy::{DEVSTACK, devstack_command};
-use crate::template::{self, DeployPattern};
+use crate::deploy::devstack_command;
+use crate::template;
 use crate::ui;
-use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum)]
-    pattern: Vec<DeployPattern>,
+    /// Patterns to measure, comma-separated
+    #[arg(long = "pattern", value_delimiter = ',', default_value = "lith,fat")]
+    patterns: Vec<Pattern>,
     #[arg(long, default_value = "dev")]
     env: String,
     /// Warm requests to time
@@ -21,29 +24,25 @@ pub struct Args {
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
-    let patterns = if args.pattern.is_empty() {
-        vec![DeployPattern::Lith, DeployPattern::Fat]
-    } else {
-        args.pattern
-    };
-    let build_pattern = DeployPattern::build_set(&patterns);
-    let (_, tools) = build::build_with_tools(workspace, build_pattern, &[DEVSTACK])?;
-    let devstack = tools
-        .get(DEVSTACK.1)
-        .context("cargo built no devstack binary")?;
-    for pattern in patterns {
-        let rendered = template::render(workspace, &args.env, pattern.into())?;
+    let env = EnvConfig::load(&workspace.deploy_dir(), &args.env)?;
+    let (artifacts, devstack) = build::build_for_local_stack(workspace, &args.patterns, &env)?;
+    let packages = artifacts
+        .first()
+        .map(|artifact| workspace.lambda_dir(artifact.architecture))
+        .context("nothing was built")?;
+    for pattern in args.patterns {
+        let rendered = template::render(workspace, &args.env, pattern)?;
         rendered.write()?;
         ui::step(format_args!(
             "benchmarking the local stack, {} pattern",
             rendered.deployment.pattern.name()
         ));
-        let mut command = devstack_command(devstack, "bench", workspace, &args.env);
+        let mut command = devstack_command(&devstack, "bench", workspace, &args.env);
         command
             .arg("--template")
             .arg(&rendered.file)
             .arg("--artifacts")
-            .arg(workspace.lambda_dir())
+            .arg(&packages)
             .args(["--requests", &args.requests.to_string()]);
         ui::command(&command);
         if !command

@@ -3,17 +3,19 @@
 
 use anyhow::{Context, Result, bail};
 
+use packaging::{Pattern, Workspace};
+use stack::EnvConfig;
+
 use crate::build;
-use crate::deploy::{DEVSTACK, devstack_command};
-use crate::template::{self, DeployPattern};
+use crate::deploy::devstack_command;
+use crate::template;
 use crate::ui;
-use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Patterns to compare, comma-separated
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "lith,fat")]
-    patterns: Vec<DeployPattern>,
+    #[arg(long, value_delimiter = ',', default_value = "lith,fat")]
+    patterns: Vec<Pattern>,
     /// Forced cold starts per pattern and route group
     #[arg(long, default_value_t = 10)]
     samples: usize,
@@ -28,28 +30,29 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     if args.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    let build_pattern = DeployPattern::build_set(&args.patterns);
-    let (artifacts, tools) = build::build_with_tools(workspace, build_pattern, &[DEVSTACK])?;
+    let env = EnvConfig::load(&workspace.deploy_dir(), &args.env)?;
+    let (artifacts, devstack) = build::build_for_local_stack(workspace, &args.patterns, &env)?;
     build::print_artifacts(workspace, &artifacts);
-    let devstack = tools
-        .get(DEVSTACK.1)
-        .context("cargo built no devstack binary")?;
+    let packages = artifacts
+        .first()
+        .map(|artifact| workspace.lambda_dir(artifact.architecture))
+        .context("nothing was built")?;
 
     let out = workspace.target_dir.join("coldstart");
     let recorded = format!(
         "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {}",
         args.patterns
             .iter()
-            .map(|p| stack::Pattern::from(*p).name())
+            .map(|p| p.name())
             .collect::<Vec<_>>()
             .join(","),
         args.samples,
         args.burst,
         args.env
     );
-    let mut command = devstack_command(devstack, "coldstart", workspace, &args.env);
+    let mut command = devstack_command(&devstack, "coldstart", workspace, &args.env);
     for pattern in &args.patterns {
-        let rendered = template::render(workspace, &args.env, (*pattern).into())?;
+        let rendered = template::render(workspace, &args.env, *pattern)?;
         rendered.write()?;
         command.arg("--pattern").arg(format!(
             "{}={}",
@@ -59,7 +62,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     }
     command
         .arg("--artifacts")
-        .arg(workspace.lambda_dir())
+        .arg(&packages)
         .args([
             "--samples",
             &args.samples.to_string(),

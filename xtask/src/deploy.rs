@@ -1,19 +1,20 @@
-//! `cargo xtask deploy`: builds a pattern, renders its template, and serves it on the local stack
-//! (API Gateway + WAF + Cognito + Lambda, no Docker) in the foreground. `--target aws` comes with
-//! the AWS deployment.
+//! `cargo xtask deploy`: builds a pattern, renders its template, and either serves it on the local
+//! stack (API Gateway + WAF + Cognito + Lambda, no Docker) in the foreground, or, with
+//! `--target aws`, deploys it to AWS through a CloudFormation change set (the `deployer` crate).
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::build::{self, Tool};
-use crate::template::{self, DeployPattern, Which};
-use crate::workspace::Workspace;
-use crate::{ip, ui};
+use deployer::{DeployRequest, Deployed, Deployer, TerminalProgress};
+use packaging::{Architecture, Workspace};
+use stack::{Deployment, EnvConfig};
 
-/// The local stack's binary, built beside the functions.
-pub const DEVSTACK: Tool = ("devstack", "devstack");
+use crate::aws::{self, AwsArgs};
+use crate::build;
+use crate::template::{self, Which};
+use crate::{ip, ui};
 
 /// `devstack <subcommand> --env-file deploy/envs/<env>.toml`: every subcommand reads the
 /// environment's user pools and region.
@@ -38,15 +39,22 @@ pub fn devstack_command(
 pub enum Target {
     /// The local stack on 127.0.0.1, state in .devstack/
     Local,
+    /// AWS: the credentials and region of the standard chain (or --profile, --region)
+    Aws,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     which: Which,
-    /// Where to deploy (`aws` comes with the AWS deployment)
+    /// Where to deploy
     #[arg(long, value_enum, default_value_t = Target::Local)]
     target: Target,
+    /// Lambda architecture for AWS: x86_64 or arm64 [default: the environment's `architecture`]
+    #[arg(long)]
+    arch: Option<Architecture>,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// Local port of the stack
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -65,8 +73,16 @@ pub struct Args {
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
-    let Target::Local = args.target;
-    let rendered = template::render(workspace, &args.which.env, args.which.pattern.into())?;
+    if args.target == Target::Aws {
+        return to_aws(workspace, &args);
+    }
+    if args.arch.is_some() {
+        bail!(
+            "--arch is for --target aws: the local stack runs the build of this machine's \
+             architecture"
+        );
+    }
+    let rendered = template::render(workspace, &args.which.env, args.which.pattern)?;
     let changed = rendered.write()?;
     ui::step(format_args!(
         "template {} ({})",
@@ -74,12 +90,16 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         if changed { "updated" } else { "unchanged" }
     ));
 
-    let pattern = DeployPattern::build_set(&[args.which.pattern]);
-    let (artifacts, tools) = build::build_with_tools(workspace, pattern, &[DEVSTACK])?;
+    let (artifacts, devstack) = build::build_for_local_stack(
+        workspace,
+        &[args.which.pattern],
+        &rendered.deployment.config,
+    )?;
     build::print_artifacts(workspace, &artifacts);
-    let devstack = tools
-        .get(DEVSTACK.1)
-        .context("cargo built no devstack binary")?;
+    let packages = artifacts
+        .first()
+        .map(|artifact| workspace.lambda_dir(artifact.architecture))
+        .context("nothing was built")?;
 
     let allowed = ip::allow_loopback_on_first_start(workspace, &args.which.env)?;
     if !allowed.is_empty() {
@@ -90,12 +110,12 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ));
     }
 
-    let mut command = devstack_command(devstack, "serve", workspace, &args.which.env);
+    let mut command = devstack_command(&devstack, "serve", workspace, &args.which.env);
     command
         .arg("--template")
         .arg(&rendered.file)
         .arg("--artifacts")
-        .arg(workspace.lambda_dir())
+        .arg(&packages)
         .arg("--state")
         .arg(workspace.devstack_dir())
         .args(["--port", &args.port.to_string()])
@@ -121,4 +141,73 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         bail!("the local stack stopped with {status}; its messages are above");
     }
     Ok(())
+}
+
+/// `--target aws`: checks what can be checked without AWS (the confirmation, the credentials,
+/// the tools a cross build needs), builds for the environment's architecture, then hands the
+/// template and packages to the deployer.
+fn to_aws(workspace: &Workspace, args: &Args) -> Result<()> {
+    let env = &args.which.env;
+    let pattern = args.which.pattern;
+    args.aws.check_confirmation("deploy")?;
+    let mut config = EnvConfig::load(&workspace.deploy_dir(), env)?;
+    if let Some(architecture) = args.arch {
+        config.architecture = architecture;
+    }
+    let runtime = aws::runtime()?;
+    let session = args.aws.connect(&runtime, &config)?;
+    ui::step(format_args!(
+        "AWS credentials found; deploying to {}",
+        session.destination()
+    ));
+
+    let artifacts = build::build(workspace, &[pattern], config.architecture)?;
+    build::print_artifacts(workspace, &artifacts);
+    let deployment = Deployment::new(pattern, env, config);
+    let template = stack::render(&deployment)
+        .with_context(|| format!("rendering the {} template for {env}", pattern.name()))?;
+
+    let deployer = Deployer::new(session);
+    let mut progress = TerminalProgress::new(args.aws.yes);
+    let request = DeployRequest {
+        deployment: &deployment,
+        template: &template,
+        artifacts: &artifacts,
+    };
+    let deployed = aws::until_interrupted(&runtime, env, deployer.deploy(&request, &mut progress))?;
+    let summary = match deployed {
+        Deployed::Changed(summary) | Deployed::NoChanges(summary) => summary,
+        Deployed::Declined => return Ok(()),
+    };
+    aws::print_summary(&summary);
+    print_next_steps(&deployment, summary.url.as_deref());
+    Ok(())
+}
+
+/// What to do with a deployed API: reach it, let an address in, write with a token.
+fn print_next_steps(deployment: &Deployment, url: Option<&str>) {
+    let env = &deployment.env_name;
+    println!();
+    println!("next:");
+    if let Some(url) = url {
+        ui::note(format_args!("curl {url}/api/v0"));
+    }
+    let names = deployment
+        .ip_set_names()
+        .map(|names| format!("{} / {}", names.v4(), names.v6()))
+        .unwrap_or_default();
+    ui::note(format_args!(
+        "the WAF blocks every address until it is allowed: add yours to the IP set {names} \
+         (AWS console: WAF & Shield > IP sets, or `aws wafv2 update-ip-set`)"
+    ));
+    if let Some(pool) = deployment.config.user_pools.first() {
+        ui::note(format_args!(
+            "writes need an ID token of a user of pool {} ({}) in the Authorization header",
+            pool.name(),
+            pool.pool_id()
+        ));
+    }
+    ui::note(format_args!(
+        "cargo xtask status --target aws --env {env}    cargo xtask destroy --target aws --env {env}"
+    ));
 }

@@ -12,7 +12,7 @@ use time::{OffsetDateTime, UtcOffset};
 use waf::{AllowListBackend, Allowed, Cidr, Entry, IpSetNames, LocalBackend, Revoked};
 
 use crate::ui;
-use crate::workspace::Workspace;
+use packaging::Workspace;
 
 /// The TTL `allow` uses when none is given: a working day, so forgotten entries go away.
 const DEFAULT_TTL: &str = "12h";

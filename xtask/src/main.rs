@@ -1,23 +1,27 @@
 //! `cargo xtask`: the project's automation, in plain Rust (one module per command, no shell scripts).
 
+mod aws;
 mod bench;
 mod build;
 mod coldstart;
 mod deploy;
+mod destroy;
 mod ip;
+mod moto;
 mod serve;
+mod status;
 mod template;
 mod test;
 mod token;
 mod tools;
 mod ui;
-mod workspace;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::workspace::Workspace;
+use packaging::Workspace;
 
 /// Automation for the catalog API workspace.
 #[derive(Debug, Parser)]
@@ -35,12 +39,18 @@ enum Command {
     Build(build::Args),
     /// Compare cold starts between lith and fat: table, raw samples (JSON) and a chart (SVG)
     Coldstart(coldstart::Args),
-    /// Build a pattern and serve it on the local stack (API Gateway + WAF + Cognito + Lambda)
+    /// Build a pattern and serve it on the local stack, or deploy it to AWS with --target aws
     Deploy(deploy::Args),
+    /// Delete an environment's stack in AWS (the artifact bucket is kept)
+    Destroy(destroy::Args),
     /// Manage the WAF IP allow-list: allow, revoke, list and flush addresses
     Ip(ip::Args),
+    /// Run moto's AWS emulation (with this project's extensions) on 127.0.0.1, for the AWS path without an account
+    Moto(moto::Args),
     /// Run the API as a plain HTTP server on 127.0.0.1 (no Lambda, no AWS)
     Serve(serve::Args),
+    /// Show an environment's stack in AWS: status, pattern, architecture, URL, functions
+    Status(status::Args),
     /// Print the CloudFormation template of a pattern (checked: protected routes need the authorizer)
     Template(template::Args),
     /// Print a local Cognito ID token (alone on stdout): TOKEN=$(cargo xtask token --user alice)
@@ -51,13 +61,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = Workspace::discover().and_then(|workspace| match cli.command {
+    let workspace =
+        Workspace::discover().context("could not find the workspace's target directory");
+    let result = workspace.and_then(|workspace| match cli.command {
         Command::Bench(args) => bench::run(&workspace, args),
         Command::Build(args) => build::run(&workspace, args),
         Command::Coldstart(args) => coldstart::run(&workspace, args),
         Command::Deploy(args) => deploy::run(&workspace, args),
+        Command::Destroy(args) => destroy::run(&workspace, args),
         Command::Ip(args) => ip::run(&workspace, args),
+        Command::Moto(args) => moto::run(&workspace, args),
         Command::Serve(args) => serve::run(&workspace, args),
+        Command::Status(args) => status::run(&workspace, args),
         Command::Template(args) => template::run(&workspace, args),
         Command::Test(args) => test::run(&workspace, args),
         Command::Token(args) => token::run(&workspace, args),

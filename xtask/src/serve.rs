@@ -5,8 +5,9 @@ use std::process::ExitStatus;
 
 use anyhow::{Context, Result};
 
+use packaging::Workspace;
+
 use crate::ui;
-use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +25,9 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         Some(store) => store,
         None => {
             let dir = workspace.devstack_dir();
-            workspace.create_dir(&dir)?;
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!("could not create {}; check its permissions", dir.display())
+            })?;
             sqlite_url(&dir.join("serve.db"))
         }
     };

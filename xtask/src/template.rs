@@ -1,49 +1,20 @@
 //! `cargo xtask template`: the CloudFormation template of a pattern and environment, rendered
 //! from the route table and `deploy/envs/<env>.toml`, checked before it is shown or written.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
-use stack::{Deployment, EnvConfig};
+use packaging::Workspace;
+use stack::{Deployment, EnvConfig, Pattern};
 
 use crate::ui;
-use crate::workspace::Workspace;
-
-/// Packaging pattern of a deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DeployPattern {
-    /// One function serves every route
-    Lith,
-    /// One function per route group
-    Fat,
-}
-
-impl DeployPattern {
-    /// What to build for these patterns: one, or all functions.
-    pub fn build_set(patterns: &[DeployPattern]) -> crate::build::Pattern {
-        match patterns {
-            [DeployPattern::Lith] => crate::build::Pattern::Lith,
-            [DeployPattern::Fat] => crate::build::Pattern::Fat,
-            _ => crate::build::Pattern::All,
-        }
-    }
-}
-
-impl From<DeployPattern> for stack::Pattern {
-    fn from(pattern: DeployPattern) -> Self {
-        match pattern {
-            DeployPattern::Lith => stack::Pattern::Lith,
-            DeployPattern::Fat => stack::Pattern::Fat,
-        }
-    }
-}
 
 /// Which deployment a command is about: a pattern of an environment.
 #[derive(Debug, clap::Args)]
 pub struct Which {
-    #[arg(long, value_enum)]
-    pub pattern: DeployPattern,
+    /// Packaging pattern: lith (one function) or fat (one function per route group)
+    #[arg(long)]
+    pub pattern: Pattern,
     /// Environment: reads deploy/envs/<env>.toml
     #[arg(long, default_value = "dev")]
     pub env: String,
@@ -68,21 +39,25 @@ pub struct Rendered {
 impl Rendered {
     /// Writes the template to its file if it changed; says whether it did.
     pub fn write(&self) -> Result<bool> {
-        if std::fs::read_to_string(&self.file).is_ok_and(|current| current == self.text) {
-            return Ok(false);
-        }
-        if let Some(dir) = self.file.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(&self.file, &self.text)
-            .with_context(|| format!("writing {}", self.file.display()))?;
-        Ok(true)
+        write_if_changed(&self.file, &self.text)
     }
 }
 
+/// Writes `text` to `file` unless it already holds it; says whether it wrote.
+fn write_if_changed(file: &Path, text: &str) -> Result<bool> {
+    if std::fs::read_to_string(file).is_ok_and(|current| current == text) {
+        return Ok(false);
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    Ok(true)
+}
+
 /// Renders the template of `pattern` for environment `env`.
-pub fn render(workspace: &Workspace, env: &str, pattern: stack::Pattern) -> Result<Rendered> {
-    let deploy_dir = workspace.root.join("deploy");
+pub fn render(workspace: &Workspace, env: &str, pattern: Pattern) -> Result<Rendered> {
+    let deploy_dir = workspace.deploy_dir();
     let config = EnvConfig::load(&deploy_dir, env)?;
     let deployment = Deployment::new(pattern, env, config);
     let template = stack::render(&deployment)
@@ -95,15 +70,22 @@ pub fn render(workspace: &Workspace, env: &str, pattern: stack::Pattern) -> Resu
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
-    let rendered = render(workspace, &args.which.env, args.which.pattern.into())?;
+    let rendered = render(workspace, &args.which.env, args.which.pattern)?;
     if args.write {
-        let changed = rendered.write()?;
-        let file = workspace.display(&rendered.file);
-        // Progress goes to stderr so that stdout stays the template alone.
-        eprintln!(
-            "==> {} {file}",
-            if changed { "wrote" } else { "unchanged:" }
-        );
+        // The account-level logging role's template is written beside it, for review and lint.
+        let logging = stack::logging_role_template_file(&workspace.deploy_dir());
+        let logging_text = stack::to_file_text(&stack::logging_role_template());
+        for (file, changed) in [
+            (&rendered.file, rendered.write()?),
+            (&logging, write_if_changed(&logging, &logging_text)?),
+        ] {
+            // Progress goes to stderr so that stdout stays the template alone.
+            eprintln!(
+                "==> {} {}",
+                if changed { "wrote" } else { "unchanged:" },
+                workspace.display(file)
+            );
+        }
     } else {
         print!("{}", rendered.text);
     }

@@ -1,21 +1,26 @@
 //! `cargo xtask test`: every test of the workspace, with what the tests need built or installed.
 //!
 //! The end-to-end tests in `tests/` run the packaged `bootstrap.zip` files, so the Lambda packages
-//! are built first; the tests find them through `CATALOG_LAMBDA_DIR`.
+//! are built first, for both architectures (the native ones run, both have their ELF headers
+//! checked); the tests find them through `CATALOG_LAMBDA_DIR` (`<target>/lambda`, holding
+//! `<architecture>/<function>/bootstrap.zip`).
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::build::{self, Pattern};
-use crate::tools::{self, TestRunner};
+use packaging::{Architecture, Pattern, Workspace};
+
+use crate::build;
+use crate::moto::MOTO;
+use crate::tools::{self, CARGO_LAMBDA, TestRunner};
 use crate::ui;
-use crate::workspace::Workspace;
 
 /// Python tools the tests use, installed into `<root>/.venv` (whose `bin` then leads PATH).
-/// moto's server emulates Cognito (real RS256 tokens and JWKS); cfn-lint checks the templates.
-const PYTHON_REQUIREMENTS: &[&str] = &["moto[server]", "cfn-lint"];
+/// moto's server emulates AWS (Cognito's RS256 tokens and JWKS, CloudFormation, S3, ...);
+/// cfn-lint checks the templates; cargo-lambda cross-builds the other architecture.
+const PYTHON_REQUIREMENTS: &[&str] = &[MOTO, "cfn-lint", CARGO_LAMBDA];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -42,8 +47,11 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ));
     }
 
-    ui::step("[2/3] building the Lambda packages the end-to-end tests run");
-    let artifacts = build::build(workspace, Pattern::All)?;
+    ui::step("[2/3] building the Lambda packages of both architectures for the end-to-end tests");
+    let mut artifacts = Vec::new();
+    for architecture in Architecture::ALL {
+        artifacts.extend(build::build(workspace, &Pattern::ALL, architecture)?);
+    }
     build::print_artifacts(workspace, &artifacts);
 
     let mut cargo = workspace.cargo();
@@ -53,7 +61,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     };
     cargo
         .args(&args.runner_args)
-        .env("CATALOG_LAMBDA_DIR", workspace.lambda_dir());
+        .env("CATALOG_LAMBDA_DIR", workspace.packages_dir());
     if let Some(venv) = &venv {
         cargo.env("PATH", venv.path_env()?);
     }
@@ -62,7 +70,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         runner_name(runner)
     ));
     ui::command(&cargo);
-    run_tests(cargo, runner, &workspace.lambda_dir())?;
+    run_tests(cargo, runner, &workspace.packages_dir())?;
 
     ui::step("all tests passed");
     ui::next("cargo xtask deploy --pattern lith");

@@ -6,9 +6,10 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
-use crate::deploy::{DEVSTACK, devstack_command};
+use crate::build::DEVSTACK;
+use crate::deploy::devstack_command;
 use crate::ip::{Ttl, parse_ttl};
-use crate::workspace::Workspace;
+use packaging::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

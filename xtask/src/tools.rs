@@ -1,5 +1,6 @@
-//! Tools the tests need, found or installed on demand: the test runner, and a Python venv for
-//! Python tools (cfn-lint, moto, ...) at `<root>/.venv`.
+//! Tools the commands need, found or installed on demand: the test runner, a Python venv at
+//! `<root>/.venv` for the Python tools (cfn-lint, moto, and cargo-lambda, which PyPI ships as a
+//! prebuilt wheel with zig), and the Rust target of a cross build.
 
 use std::ffi::OsString;
 use std::fs;
@@ -8,8 +9,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+use packaging::{Architecture, BuildTools, Workspace};
+
 use crate::ui;
-use crate::workspace::Workspace;
 
 /// What runs the workspace's tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +102,16 @@ pub fn ensure_venv(dir: &Path) -> Result<Venv> {
     Ok(venv)
 }
 
-/// pip-installs `requirements` (pip requirement specifiers, e.g. `cfn-lint==1.*`) into `venv`,
-/// unless exactly these were installed last time.
+/// pip-installs those of `requirements` (pip requirement specifiers, e.g. `cfn-lint==1.*`) that
+/// are not installed in `venv` yet, as its stamp records them.
 pub fn pip_install(venv: &Venv, requirements: &[&str]) -> Result<()> {
-    let wanted = stamp_contents(requirements);
-    if fs::read_to_string(venv.stamp()).is_ok_and(|installed| installed == wanted) {
+    let installed = fs::read_to_string(venv.stamp()).unwrap_or_default();
+    let missing: Vec<&str> = requirements
+        .iter()
+        .copied()
+        .filter(|wanted| !installed.lines().any(|line| line == *wanted))
+        .collect();
+    if missing.is_empty() {
         ui::note(format_args!(
             "python tools up to date: {}",
             requirements.join(" ")
@@ -113,7 +120,7 @@ pub fn pip_install(venv: &Venv, requirements: &[&str]) -> Result<()> {
     }
     ui::step(format_args!(
         "installing python tools: {}",
-        requirements.join(" ")
+        missing.join(" ")
     ));
     let mut pip = Command::new(venv.python());
     pip.args([
@@ -123,7 +130,7 @@ pub fn pip_install(venv: &Venv, requirements: &[&str]) -> Result<()> {
         "--disable-pip-version-check",
         "--quiet",
     ])
-    .args(requirements);
+    .args(&missing);
     ui::command(&pip);
     let status = pip.status().with_context(|| {
         format!(
@@ -135,11 +142,14 @@ pub fn pip_install(venv: &Venv, requirements: &[&str]) -> Result<()> {
     if !status.success() {
         bail!(
             "`pip install {}` failed ({status}); pip's error is above (check the network, or the \
-             requirement's spelling)",
-            requirements.join(" ")
+             requirement's spelling). To install by hand: {} -m pip install {}",
+            missing.join(" "),
+            venv.python().display(),
+            missing.join(" ")
         );
     }
-    fs::write(venv.stamp(), wanted)
+    let all: Vec<&str> = installed.lines().chain(missing.iter().copied()).collect();
+    fs::write(venv.stamp(), stamp_contents(&all))
         .with_context(|| format!("could not write {}", venv.stamp().display()))?;
     Ok(())
 }
@@ -154,10 +164,65 @@ pub fn python_tools(workspace: &Workspace, requirements: &[&str]) -> Result<Opti
     Ok(Some(venv))
 }
 
+/// What a build for `architecture` needs: nothing for this machine's own; for the other one,
+/// cargo-lambda (pip-installed into `.venv`, zig included) and the Rust standard library of the
+/// target (`rustup target add`). Installs what is missing; when that fails, the error says the
+/// exact command to run, and nothing else has been done yet.
+pub fn cross_build_tools(workspace: &Workspace, architecture: Architecture) -> Result<BuildTools> {
+    if !packaging::needs_cross_build(architecture) {
+        return Ok(BuildTools::default());
+    }
+    let triple = packaging::target_triple(architecture);
+    let venv = ensure_venv(&workspace.venv_dir()).with_context(|| {
+        format!(
+            "a {} build needs cargo-lambda: python3 -m venv .venv && .venv/bin/pip install cargo-lambda",
+            architecture.as_str()
+        )
+    })?;
+    pip_install(&venv, &[CARGO_LAMBDA])?;
+    ensure_rust_target(triple)?;
+    Ok(BuildTools {
+        cross_path: Some(venv.path_env()?),
+    })
+}
+
+/// cargo-lambda from PyPI: a prebuilt wheel that brings zig, installed in seconds (from crates.io
+/// it compiles for about 13 minutes).
+pub const CARGO_LAMBDA: &str = "cargo-lambda";
+
+/// Adds the Rust standard library for `triple` with rustup when it is not installed.
+fn ensure_rust_target(triple: &str) -> Result<()> {
+    let fix = format!("rustup target add {triple}");
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .with_context(|| {
+            format!("could not run rustup to check for the {triple} target; run `{fix}`")
+        })?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == triple)
+    {
+        return Ok(());
+    }
+    ui::step(format_args!("installing the Rust target {triple}"));
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", triple]);
+    ui::command(&rustup);
+    let status = rustup
+        .status()
+        .with_context(|| format!("could not run rustup; run `{fix}`"))?;
+    if !status.success() {
+        bail!("`{fix}` failed ({status}); run it by hand and try again");
+    }
+    Ok(())
+}
+
 /// The requirements, sorted and one a line, so that their order does not matter.
 fn stamp_contents(requirements: &[&str]) -> String {
     let mut sorted = requirements.to_vec();
     sorted.sort_unstable();
+    sorted.dedup();
     sorted
         .iter()
         .map(|requirement| format!("{requirement}\n"))
@@ -206,8 +271,9 @@ mod tests {
         fs::create_dir_all(venv.bin_dir()).unwrap();
         fs::write(venv.python(), "").unwrap();
         assert_eq!(ensure_venv(temp.path()).unwrap(), venv);
-        // Requirements already installed (per the stamp): pip is not run.
-        fs::write(venv.stamp(), stamp_contents(&["cfn-lint"])).unwrap();
+        // Requirements already installed (per the stamp), in any subset: pip is not run.
+        fs::write(venv.stamp(), stamp_contents(&["moto[server]", "cfn-lint"])).unwrap();
         pip_install(&venv, &["cfn-lint"]).unwrap();
+        pip_install(&venv, &["cfn-lint", "moto[server]"]).unwrap();
     }
 }

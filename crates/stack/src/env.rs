@@ -33,7 +33,23 @@ pub enum Architecture {
     Arm64,
 }
 
+impl std::str::FromStr for Architecture {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "x86_64" => Ok(Architecture::X86_64),
+            "arm64" => Ok(Architecture::Arm64),
+            other => Err(format!(
+                "unknown architecture {other:?}: use x86_64 or arm64, as Lambda names them"
+            )),
+        }
+    }
+}
+
 impl Architecture {
+    pub const ALL: [Architecture; 2] = [Architecture::X86_64, Architecture::Arm64];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Architecture::X86_64 => "x86_64",

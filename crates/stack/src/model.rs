@@ -175,16 +175,21 @@ impl Deployment {
         paths
     }
 
-    /// The CloudFormation stack this deployment lives in: one per environment, whatever the
-    /// pattern, so switching pattern updates it in place.
+    /// The CloudFormation stack this deployment lives in (see [`stack_name`]).
     pub fn stack_name(&self) -> String {
-        format!("catalog-{}", self.env_name)
+        stack_name(&self.env_name)
     }
 
     /// Names of the WAF IP sets (IPv4, IPv6) of the environment.
     pub fn ip_set_names(&self) -> Result<waf::IpSetNames, waf::NameError> {
         waf::IpSetNames::for_env(&self.env_name)
     }
+}
+
+/// The CloudFormation stack of an environment: one per environment, whatever the pattern, so
+/// switching pattern updates it in place.
+pub fn stack_name(env: &str) -> String {
+    format!("catalog-{env}")
 }
 
 /// The resources that, each with an `ANY` method, send every path at or below `prefix` to one

@@ -406,6 +406,39 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
     Ok(template)
 }
 
+/// The account-level stack that gives API Gateway its CloudWatch Logs role in a region (stage
+/// access logs need one, and a new account has none). Both resources are retained when the stack
+/// is deleted: every API of the account and region shares the setting.
+pub fn logging_role_template() -> Value {
+    let retained = |kind: &str, properties: Value| json!({"Type": kind, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": properties});
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "API Gateway's account-level CloudWatch Logs role, which stage access logs need. Shared by every API of the account and region, so kept when the stack is deleted. Rendered by `cargo xtask template`; do not edit by hand.",
+        "Resources": {
+            "CloudWatchRole": retained("AWS::IAM::Role", json!({
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+                },
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}],
+            })),
+            "Account": retained("AWS::ApiGateway::Account", json!({
+                "CloudWatchRoleArn": {"Fn::GetAtt": ["CloudWatchRole", "Arn"]},
+            })),
+        },
+        "Outputs": {
+            "RoleArn": {"Value": {"Fn::GetAtt": ["CloudWatchRole", "Arn"]}},
+        },
+    })
+}
+
+/// Where the logging role's template is kept beside the API's (for review and cfn-lint).
+pub fn logging_role_template_file(deploy_dir: &Path) -> PathBuf {
+    deploy_dir
+        .join("templates")
+        .join("account-apigateway-logging.json")
+}
+
 /// The template as it is written to disk: pretty JSON with a final newline.
 pub fn to_file_text(template: &Value) -> String {
     let mut text = serde_json::to_string_pretty(template).expect("a JSON value always serializes");

@@ -15,8 +15,8 @@ fn cfn_lint_finds_no_errors_in_the_rendered_templates() {
     files.sort();
     assert_eq!(
         files.len(),
-        4,
-        "expected dev and prod templates of both patterns in {}",
+        5,
+        "expected dev and prod templates of both patterns, and the logging role's, in {}",
         templates.display()
     );
     let output = Command::new("cfn-lint").args(&files).output().unwrap_or_else(|error| {

@@ -33,6 +33,13 @@ fn committed_templates_are_current() {
             );
         }
     }
+    let file = stack::logging_role_template_file(&deploy_dir());
+    let committed = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        committed == stack::to_file_text(&stack::logging_role_template()),
+        "{} is stale: run `cargo xtask template --pattern lith --write` and commit it",
+        file.display()
+    );
 }
 
 #[test]

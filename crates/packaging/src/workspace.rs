@@ -1,11 +1,11 @@
-//! The workspace xtask works on: its root, its target directory, and a `cargo` to run in it.
+//! The workspace being built: its root, its target directory, and a `cargo` to run in it.
 
+use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::{env, fs};
 
-use anyhow::{Context, Result};
+use stack::env::Architecture;
 
 /// Where things are. Every path in here is absolute.
 #[derive(Debug, Clone)]
@@ -20,12 +20,14 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The workspace this xtask was built from, and the target directory cargo uses for it:
-    /// `CARGO_TARGET_DIR` if set, otherwise what `cargo metadata` says, otherwise `<root>/target`.
-    pub fn discover() -> Result<Workspace> {
+    /// The workspace this crate belongs to (two directories above it), and the target directory
+    /// cargo uses for it: `CARGO_TARGET_DIR` if set, otherwise what `cargo metadata` says,
+    /// otherwise `<root>/target`.
+    pub fn discover() -> std::io::Result<Workspace> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .context("xtask must live one directory below the workspace root")?
+            .ancestors()
+            .nth(2)
+            .expect("this crate lives in <root>/crates/packaging")
             .to_path_buf();
         let from_env = env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty());
         let target_dir_from_env = from_env.is_some();
@@ -40,9 +42,20 @@ impl Workspace {
         })
     }
 
-    /// Where packaged functions go: `<target>/lambda/<function>/{bootstrap,bootstrap.zip}`.
-    pub fn lambda_dir(&self) -> PathBuf {
+    /// Where packaged functions go: `<target>/lambda/<architecture>/<function>/` holds
+    /// `bootstrap` and `bootstrap.zip`.
+    pub fn packages_dir(&self) -> PathBuf {
         self.target_dir.join("lambda")
+    }
+
+    /// The packages of one architecture: `<target>/lambda/<architecture>`.
+    pub fn lambda_dir(&self, architecture: Architecture) -> PathBuf {
+        self.packages_dir().join(architecture.as_str())
+    }
+
+    /// The environment files: `<root>/deploy/envs/<env>.toml`.
+    pub fn deploy_dir(&self) -> PathBuf {
+        self.root.join("deploy")
     }
 
     /// Local state of the dev stack and `cargo xtask serve` (git-ignored).
@@ -72,16 +85,6 @@ impl Workspace {
             .display()
             .to_string()
     }
-
-    /// Creates a directory (and its parents), saying which one could not be created.
-    pub fn create_dir(&self, dir: &Path) -> Result<()> {
-        fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "could not create directory {}; check its permissions",
-                dir.display()
-            )
-        })
-    }
 }
 
 /// `$CARGO` when run through cargo (the same toolchain), otherwise `cargo` from PATH.
@@ -89,12 +92,11 @@ fn cargo_program() -> OsString {
     env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-fn absolute(path: PathBuf) -> Result<PathBuf> {
+fn absolute(path: PathBuf) -> std::io::Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path);
     }
-    let cwd = env::current_dir().context("could not read the current directory")?;
-    Ok(cwd.join(path))
+    Ok(env::current_dir()?.join(path))
 }
 
 /// `target_directory` from `cargo metadata`, which honours `.cargo/config.toml`. `None` when
@@ -141,7 +143,10 @@ mod tests {
         assert!(workspace.root.join("Cargo.toml").is_file());
         assert!(workspace.root.join("xtask").is_dir());
         assert!(workspace.target_dir.is_absolute());
-        assert_eq!(workspace.lambda_dir(), workspace.target_dir.join("lambda"));
+        assert_eq!(
+            workspace.lambda_dir(Architecture::Arm64),
+            workspace.target_dir.join("lambda/arm64")
+        );
         assert_eq!(workspace.display(&workspace.root.join("a/b")), "a/b");
     }
 }

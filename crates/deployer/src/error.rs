@@ -1,0 +1,90 @@
+//! What can go wrong with a deployment, each with what to do about it.
+
+use crate::events::Failure;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Session(#[from] aws_session::SessionError),
+    /// An AWS call failed; `action` says which and why it was made.
+    #[error("{action} failed: {message}")]
+    Aws { action: String, message: String },
+    #[error(
+        "stack {stack} is busy ({status}): another operation is running on it. Wait for it to end \
+         (`cargo xtask status --target aws --env {env}` shows it), then run this again"
+    )]
+    Busy {
+        stack: String,
+        env: String,
+        status: String,
+    },
+    #[error(
+        "stack {stack} is in {status}, which CloudFormation cannot update{hint}. Fix it in the \
+         CloudFormation console (or `cargo xtask destroy --target aws --env {env}`), then deploy again"
+    )]
+    Stuck {
+        stack: String,
+        env: String,
+        status: String,
+        hint: &'static str,
+    },
+    #[error("the change set could not be created: {reason}. Nothing was changed")]
+    ChangeSetFailed { reason: String },
+    #[error(
+        "{operation} of stack {stack} failed; it ended in {status}.{}",
+        describe_failures(failures)
+    )]
+    Failed {
+        operation: &'static str,
+        stack: String,
+        status: String,
+        failures: Vec<Failure>,
+    },
+    #[error(
+        "API Gateway in {region} has no CloudWatch Logs role for the account, and the stage's \
+         access logs need one (AWS would fail the stage with \"CloudWatch Logs role ARN must be \
+         set in account settings to enable logging\"). Run the deploy again and accept setting it up \
+         (stack {stack}, or --yes), or set one yourself: aws apigateway update-account \
+         --patch-operations op=replace,path=/cloudwatchRoleArn,value=<role ARN> --region {region}"
+    )]
+    NoLoggingRole { region: String, stack: String },
+    #[error(
+        "the artifact bucket {bucket} exists but belongs to another account (S3 answered 403); \
+         bucket names are global. {hint}"
+    )]
+    BucketNotOurs { bucket: String, hint: &'static str },
+    #[error("could not read the package {path}: {source}; build it again with `cargo xtask build`")]
+    Package {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the deployment has no package for function {0}; build it with `cargo xtask build`")]
+    MissingPackage(String),
+}
+
+fn describe_failures(failures: &[Failure]) -> String {
+    if failures.is_empty() {
+        return " CloudFormation gave no resource failure; see the stack's events in the console."
+            .into();
+    }
+    let lines: Vec<String> = failures
+        .iter()
+        .map(|f| format!("\n  {} ({}): {}", f.logical_id, f.resource_type, f.reason))
+        .collect();
+    format!(" What failed:{}", lines.concat())
+}
+
+/// Turns an SDK error into [`DeployError::Aws`] naming the action.
+pub(crate) fn aws<E, R>(
+    action: impl Into<String>,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> DeployError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let action = action.into();
+    move |error| DeployError::Aws {
+        action,
+        message: aws_session::explain(&error),
+    }
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask status --target aws`: what an environment's stack is now: status, pattern,
+//! architecture, last update, URL, functions, IP sets and outputs.
+
+use anyhow::{Result, bail};
+use deployer::Deployer;
+use packaging::Workspace;
+use stack::EnvConfig;
+
+use crate::aws::{self, AwsArgs};
+use crate::deploy::Target;
+use crate::ui;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the stack is: aws (the local stack keeps no deployment: it runs in the foreground)
+    #[arg(long, value_enum)]
+    target: Target,
+    /// Environment: reads deploy/envs/<env>.toml
+    #[arg(long, default_value = "dev")]
+    env: String,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
+    if args.target == Target::Local {
+        bail!(
+            "the local stack has no status to read: it runs in the foreground of \
+             `cargo xtask deploy` until Ctrl-C, and keeps its state in .devstack/. Use --target aws"
+        );
+    }
+    let config = EnvConfig::load(&workspace.deploy_dir(), &args.env)?;
+    let stack_name = stack::stack_name(&args.env);
+    let runtime = aws::runtime()?;
+    let session = args.aws.connect(&runtime, &config)?;
+    ui::step(format_args!(
+        "reading stack {stack_name} in {}",
+        session.destination()
+    ));
+    let deployer = Deployer::new(session);
+    match aws::until_interrupted(&runtime, &args.env, deployer.status(&stack_name))? {
+        Some(summary) => {
+            aws::print_summary(&summary);
+            let pattern = summary.pattern.as_deref().unwrap_or("lith");
+            ui::next(&format!(
+                "cargo xtask deploy --pattern {pattern} --target aws --env {}",
+                args.env
+            ));
+        }
+        None => {
+            ui::note(format_args!(
+                "no stack {stack_name}: the {} environment is not deployed there",
+                args.env
+            ));
+            ui::next(&format!(
+                "cargo xtask deploy --pattern lith --target aws --env {}",
+                args.env
+            ));
+        }
+    }
+    Ok(())
+}
