@@ -117,9 +117,15 @@ impl Deployer {
         // Nothing is changed before it is known that the stack can take a change.
         let existing = self.existing(&stack_name, env).await?;
 
+        // The logging role is asked about before the bucket is made, so that a "no" leaves
+        // everything as it was.
+        let logging_role_agreed = self.check_logging_role(progress).await?;
+
         let bucket = artifact_bucket_name(&caller.account, &self.session.region);
         artifacts::ensure_bucket(&self.s3, &bucket, &self.session.region, progress).await?;
-        self.ensure_logging_role(&bucket, env, progress).await?;
+        if logging_role_agreed {
+            self.set_up_logging_role(&bucket, env, progress).await?;
+        }
 
         progress.step(&format!("uploading packages to s3://{bucket}"));
         let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
@@ -268,33 +274,42 @@ impl Deployer {
         }
     }
 
-    /// Checks API Gateway's account-level logging role; when it is missing, asks to set it up
-    /// with its own stack (nothing is set up without a yes).
-    async fn ensure_logging_role(
-        &self,
-        bucket: &str,
-        env: &str,
-        progress: &mut dyn Progress,
-    ) -> Result<(), DeployError> {
+    /// Checks API Gateway's account-level logging role. When it is missing, asks whether to set
+    /// it up: `Ok(true)` is a yes, a no is an error (the stage cannot be made without it).
+    async fn check_logging_role(&self, progress: &mut dyn Progress) -> Result<bool, DeployError> {
         if let Some(role) = logging_role::current_role(&self.apigw).await? {
             progress.note(&format!("API Gateway logs to CloudWatch with {role}"));
-            return Ok(());
+            return Ok(false);
         }
         let region = &self.session.region;
         progress.step(&format!(
             "API Gateway in {region} has no CloudWatch Logs role for the account, which the stage's \
              access logs need"
         ));
-        let refused = || DeployError::NoLoggingRole {
-            region: region.clone(),
-            stack: LOGGING_ROLE_STACK.into(),
-        };
-        if !progress.confirm(&format!(
+        if progress.confirm(&format!(
             "Set it up: stack {LOGGING_ROLE_STACK}, a role with AmazonAPIGatewayPushToCloudWatchLogs \
              registered for the account in {region} (kept on destroy)?"
         )) {
-            return Err(refused());
+            Ok(true)
+        } else {
+            Err(self.no_logging_role())
         }
+    }
+
+    fn no_logging_role(&self) -> DeployError {
+        DeployError::NoLoggingRole {
+            region: self.session.region.clone(),
+            stack: LOGGING_ROLE_STACK.into(),
+        }
+    }
+
+    /// Deploys the logging role's stack (agreed to already) and checks that it took.
+    async fn set_up_logging_role(
+        &self,
+        bucket: &str,
+        env: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<(), DeployError> {
         let existing = self.existing(LOGGING_ROLE_STACK, env).await?;
         self.apply(
             &Apply {
@@ -315,7 +330,7 @@ impl Deployer {
                 progress.note(&format!("API Gateway now logs to CloudWatch with {role}"));
                 Ok(())
             }
-            None => Err(refused()),
+            None => Err(self.no_logging_role()),
         }
     }
 
