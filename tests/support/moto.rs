@@ -1,6 +1,8 @@
-//! moto's Cognito emulation for tests: starts `moto_server` on a free 127.0.0.1 port and makes user
-//! pools, app clients and users in it, then signs them in for real RS256 tokens whose keys moto
-//! publishes at `/<pool-id>/.well-known/jwks.json`, as Cognito does.
+//! moto's AWS emulation for tests: starts moto's server on a free 127.0.0.1 port the way
+//! `cargo xtask moto` does (`python -m catalog_moto`: moto with this project's extensions, see
+//! xtask/moto), for the deployer's end-to-end tests, and makes Cognito user pools, app clients and
+//! users in it, then signs them in for real RS256 tokens whose keys moto publishes at
+//! `/<pool-id>/.well-known/jwks.json`, as Cognito does.
 //!
 //! Facts the tests pin down about moto (5.x): its tokens carry Cognito's own issuer format
 //! (`https://cognito-idp.<region>.amazonaws.com/<pool-id>`), so no issuer override is needed; its
@@ -8,7 +10,7 @@
 //! one key (kid `dummy`), so only `iss` tells its pools apart.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +24,7 @@ pub const PASSWORD: &str = "Corr3ct-Horse-Battery";
 /// a few seconds on a small machine, more when tests start several at once.
 const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
-/// A running `moto_server`, killed (by its PID) when dropped, however the test ends.
+/// A running moto server, killed (by its PID) when dropped, however the test ends.
 pub struct Moto {
     child: Child,
     port: u16,
@@ -61,8 +63,8 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 }
 
 impl Moto {
-    /// Starts `moto_server` and waits until it answers; fails the test with what to run when it
-    /// is not on PATH.
+    /// Starts moto with the project's extensions and waits until it answers; fails the test with
+    /// what to run when moto is not installed.
     pub async fn start() -> Moto {
         let Some(binary) = find_on_path("moto_server") else {
             panic!(
@@ -79,13 +81,25 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // The Python of the venv moto is installed in, running the extended server as
+        // `cargo xtask moto` does.
+        let python = binary.with_file_name("python");
+        let extensions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/moto");
+        let child = Command::new(&python)
+            .env("PYTHONPATH", extensions)
+            .args([
+                "-m",
+                "catalog_moto",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
         // No proxy: moto is on loopback, whatever HTTP(S)_PROXY says.
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -105,11 +119,11 @@ impl Moto {
                 return moto;
             }
             if let Some(status) = moto.child.try_wait().unwrap() {
-                panic!("moto_server exited before answering: {status}");
+                panic!("moto exited before answering: {status}");
             }
             assert!(
                 Instant::now() < deadline,
-                "moto_server did not answer on port {port} within {STARTUP_LIMIT:?}"
+                "moto did not answer on port {port} within {STARTUP_LIMIT:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -117,6 +131,11 @@ impl Moto {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where AWS clients send their requests: the value of `AWS_ENDPOINT_URL`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// One Cognito Identity Provider call, as the AWS SDK makes it (moto does not check the

@@ -340,14 +340,14 @@ pub fn package(
     })
 }
 
-/// The packages of `functions` already built for `architecture`, read back from disk (the
-/// deployer's view when it did not build them itself).
+/// The package of `function` already built for `architecture` in `lambda_dir` (see
+/// [`Workspace::lambda_dir`]), read back from disk and checked.
 pub fn read_artifact(
-    workspace: &Workspace,
+    lambda_dir: &Path,
     function: Function,
     architecture: Architecture,
 ) -> Result<Artifact, PackagingError> {
-    let dir = workspace.lambda_dir(architecture).join(function.name());
+    let dir = lambda_dir.join(function.name());
     let bootstrap = dir.join("bootstrap");
     let zip = dir.join("bootstrap.zip");
     let binary = fs::read(&bootstrap).map_err(io("read", &bootstrap))?;
