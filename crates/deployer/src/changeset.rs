@@ -65,7 +65,9 @@ fn change_set_name() -> String {
 
 /// Creates a change set and waits until it is ready or failed. A change set that changes nothing
 /// is deleted and reported as [`ChangeSetOutcome::NoChanges`]; one that fails for another reason
-/// is deleted and returned as an error with CloudFormation's reason.
+/// is deleted (with the empty stack a CREATE change set made) and returned as an error with
+/// CloudFormation's reason. When CreateChangeSet itself is refused, nothing was made and nothing
+/// is deleted: a stack of that name may be someone else's.
 pub async fn create(
     cfn: &Client,
     input: &ChangeSetInput<'_>,
@@ -130,6 +132,9 @@ pub async fn create(
                 if means_no_changes(&reason) {
                     return Ok(ChangeSetOutcome::NoChanges);
                 }
+                if input.kind == ChangeSetType::Create {
+                    discard_review_stack(cfn, &stack_id).await;
+                }
                 return Err(DeployError::ChangeSetFailed { reason });
             }
             _ => tokio::time::sleep(poll).await,
@@ -177,6 +182,13 @@ async fn changes(cfn: &Client, id: &str) -> Result<Vec<ResourceChange>, DeployEr
             return Ok(rows);
         }
     }
+}
+
+/// After a CREATE change set that is not executed, CloudFormation leaves an empty stack in
+/// REVIEW_IN_PROGRESS; it is removed (by its id, so only that very stack) so that nothing is left
+/// behind. Best effort: a stack left there is reused by the next deploy anyway.
+pub async fn discard_review_stack(cfn: &Client, stack_id: &str) {
+    let _ = cfn.delete_stack().stack_name(stack_id).send().await;
 }
 
 /// Deletes a change set (it changed nothing, failed, or was declined).

@@ -31,7 +31,8 @@ pub enum DeployError {
     #[error("the change set could not be created: {reason}. Nothing was changed")]
     ChangeSetFailed { reason: String },
     #[error(
-        "{operation} of stack {stack} failed; it ended in {status}.{}",
+        "{operation} of stack {stack} failed; it ended in {status}{}.{}",
+        what_status_means(status),
         describe_failures(failures)
     )]
     Failed {
@@ -60,6 +61,20 @@ pub enum DeployError {
     },
     #[error("the deployment has no package for function {0}; build it with `cargo xtask build`")]
     MissingPackage(String),
+}
+
+/// What a final status leaves behind, in words.
+fn what_status_means(status: &str) -> &'static str {
+    match status {
+        "UPDATE_ROLLBACK_COMPLETE" => ", rolled back to what it was before",
+        "ROLLBACK_COMPLETE" => {
+            ": its creation was rolled back, and the next deploy deletes it and creates it again"
+        }
+        "UPDATE_ROLLBACK_FAILED" | "ROLLBACK_FAILED" => {
+            ": even the rollback failed; see the stack in the CloudFormation console"
+        }
+        _ => "",
+    }
 }
 
 fn describe_failures(failures: &[Failure]) -> String {

@@ -157,12 +157,8 @@ impl<'a> Follower<'a> {
                 let is_stack = event.logical_id == stack_name
                     && event.resource_type == "AWS::CloudFormation::Stack";
                 if is_stack && event.status.ends_with("ROLLBACK_IN_PROGRESS") {
-                    progress.note(&format!(
-                        "{stack_name} failed and is rolling back: {}",
-                        event
-                            .reason
-                            .as_deref()
-                            .unwrap_or("see the failed resources above")
+                    progress.step(&format!(
+                        "{stack_name} failed: CloudFormation is rolling it back"
                     ));
                 }
                 if !is_stack {

@@ -22,7 +22,7 @@ pub use error::DeployError;
 pub use events::{Failure, StackEvent};
 pub use logging_role::LOGGING_ROLE_STACK;
 pub use operations::{DeployRequest, Deployed, Deployer, Destroyed};
-pub use progress::{Progress, TerminalProgress};
+pub use progress::{Progress, TerminalProgress, change_table, event_line};
 pub use summary::StackSummary;
 
 /// The stack tags that say what a stack carries (read back by `status`).

@@ -387,14 +387,7 @@ impl Deployer {
             },
             self.poll,
         )
-        .await;
-        let outcome = match outcome {
-            Err(error) => {
-                self.discard_review_stack(stack_name, &kind).await;
-                return Err(error);
-            }
-            Ok(outcome) => outcome,
-        };
+        .await?;
         let (change_set, stack_id, changes) = match outcome {
             ChangeSetOutcome::NoChanges => {
                 progress.step(&format!(
@@ -411,7 +404,9 @@ impl Deployer {
         progress.changes(&changes);
         if apply.confirm && !progress.confirm("Deploy this change set?") {
             changeset::delete(&self.cfn, &change_set).await?;
-            self.discard_review_stack(stack_name, &kind).await;
+            if kind == ChangeSetType::Create {
+                changeset::discard_review_stack(&self.cfn, &stack_id).await;
+            }
             progress.step("not deployed: the change set was deleted and nothing changed");
             return Ok(Applied::Declined);
         }
@@ -438,15 +433,6 @@ impl Deployer {
                 status,
                 failures,
             }),
-        }
-    }
-
-    /// After a CREATE change set that was not executed, CloudFormation leaves an empty stack in
-    /// REVIEW_IN_PROGRESS; it is removed so that nothing is left behind (best effort: a stack
-    /// left there is reused by the next deploy anyway).
-    async fn discard_review_stack(&self, stack_name: &str, kind: &ChangeSetType) {
-        if *kind == ChangeSetType::Create {
-            let _ = self.cfn.delete_stack().stack_name(stack_name).send().await;
         }
     }
 

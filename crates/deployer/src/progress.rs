@@ -114,11 +114,18 @@ impl Progress for TerminalProgress {
 
 /// One stack event as a line: time, status, type, logical id, reason.
 pub fn event_line(event: &StackEvent) -> String {
+    // Widths of the longest status (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS) and of the
+    // longest type these stacks hold (AWS::WAFv2::WebACLAssociation).
     let mut line = format!(
-        "    {}  {:<38} {:<34} {}",
+        "    {}  {:<44} {:<29} {}",
         event.time, event.status, event.resource_type, event.logical_id
     );
-    if let Some(reason) = event.reason.as_deref().filter(|r| !r.is_empty()) {
+    if let Some(reason) = event
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
         line.push_str(&format!("  {reason}"));
     }
     line

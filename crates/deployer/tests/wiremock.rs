@@ -8,9 +8,10 @@ use deployer::{DeployError, Deployed, Destroyed, Failure, ResourceChange};
 use fake_aws::*;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// CloudFormation's status reason of a change set that changes nothing (AWS CloudFormation user
-/// guide, "Update stacks using change sets": the change set is created with Status FAILED and
-/// this reason).
+/// CloudFormation's status reason of a change set that changes nothing: the change set ends in
+/// Status FAILED with this StatusReason (AWS CloudFormation API reference, DescribeChangeSet,
+/// Status and StatusReason; the wording AWS sends, which `aws cloudformation deploy` matches to
+/// say "No changes to deploy").
 const NO_CHANGES: &str = "The submitted information didn't contain changes. Submit different information to create a change set.";
 
 const TEMPLATE_ERROR: &str = "Template format error: Unresolved resource dependencies [X] in the Resources block of the template";
@@ -73,9 +74,9 @@ fn earlier_deploy() -> Vec<Event> {
 
 /// A change set that changes nothing, the AWS way: CreateChangeSet succeeds, and DescribeChangeSet
 /// then answers Status FAILED with StatusReason "The submitted information didn't contain
-/// changes. Submit different information to create a change set." (AWS CloudFormation user guide,
-/// "Update stacks using change sets"; API reference, DescribeChangeSet). The change set is
-/// deleted, never executed, and the stack is left alone.
+/// changes. Submit different information to create a change set." (AWS CloudFormation API
+/// reference, DescribeChangeSet). The change set is deleted, never executed, and the stack is
+/// left alone.
 #[tokio::test]
 async fn a_change_set_without_changes_is_deleted_and_nothing_is_executed() {
     let server = MockServer::start().await;
@@ -137,10 +138,62 @@ async fn a_change_set_without_changes_is_deleted_and_nothing_is_executed() {
     assert!(progress.changes().is_empty());
 }
 
+/// A change set shown and declined: it is deleted, never executed; for a CREATE change set the
+/// empty REVIEW_IN_PROGRESS stack CloudFormation made for it goes too (AWS CloudFormation user
+/// guide, "Create a change set": a change set for a new stack creates the stack in
+/// REVIEW_IN_PROGRESS), by its id.
+#[tokio::test]
+async fn a_declined_change_set_is_deleted_and_nothing_is_executed() {
+    let server = MockServer::start().await;
+    mount_ready_account(&server).await;
+    call_on("DescribeStacks", STACK)
+        .respond_with(no_such_stack())
+        .mount(&server)
+        .await;
+    call("CreateChangeSet")
+        .and(Param("ChangeSetType", "CREATE".into()))
+        .respond_with(change_set_created())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let changes = [change_xml("Add", "LithFunction", "AWS::Lambda::Function")];
+    call("DescribeChangeSet")
+        .respond_with(describe_change_set("CREATE_COMPLETE", None, &changes))
+        .mount(&server)
+        .await;
+    call("DeleteChangeSet")
+        .and(Param("ChangeSetName", CHANGE_SET_ID.into()))
+        .respond_with(cfn_ok("DeleteChangeSet", ""))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("ExecuteChangeSet")
+        .respond_with(cfn_ok("ExecuteChangeSet", ""))
+        .expect(0)
+        .mount(&server)
+        .await;
+    call_on("DeleteStack", STACK_ID)
+        .respond_with(cfn_ok("DeleteStack", ""))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let fixture = Fixture::lith();
+    let mut progress = Recorder::answering(false);
+    let deployed = deployer(&server)
+        .deploy(&fixture.request(), &mut progress)
+        .await
+        .expect("declining is not an error");
+
+    assert_eq!(deployed, Deployed::Declined);
+    assert_eq!(progress.questions(), ["Deploy this change set?"]);
+    assert_eq!(progress.changes().len(), 1);
+}
+
 /// The other spelling of "no changes": CreateChangeSet itself answers HTTP 400 ValidationError
-/// "No updates are to be performed." (what UpdateStack answers per the AWS CloudFormation API
-/// reference, and what emulators such as moto answer to CreateChangeSet). No change set exists,
-/// so none is read, deleted or executed.
+/// "No updates are to be performed." (the error CloudFormation's UpdateStack gives a template
+/// that changes nothing, which emulators such as moto give CreateChangeSet too). No change set
+/// exists, so none is read, deleted or executed.
 #[tokio::test]
 async fn no_updates_to_perform_from_create_change_set_means_no_changes() {
     let server = MockServer::start().await;
@@ -226,7 +279,8 @@ async fn a_failed_create_change_set_is_reported_and_its_review_stack_deleted() {
         .expect(0)
         .mount(&server)
         .await;
-    call_on("DeleteStack", STACK)
+    // By its id: only the very stack the change set made, never one that took its name since.
+    call_on("DeleteStack", STACK_ID)
         .respond_with(cfn_ok("DeleteStack", ""))
         .expect(1)
         .mount(&server)
@@ -292,6 +346,56 @@ async fn a_failed_update_change_set_never_deletes_the_stack() {
     assert!(
         matches!(&error, DeployError::ChangeSetFailed { reason } if reason.contains(TEMPLATE_ERROR)),
         "{error:?}"
+    );
+}
+
+/// A CREATE change set refused because the stack exists after all: another deploy created it
+/// between DescribeStacks ("does not exist") and CreateChangeSet, and CloudFormation answers
+/// ValidationError "Stack [catalog-dev] already exists and cannot be created again with the
+/// changeSet [...]" (a CREATE change set is only for a stack that does not exist or is in
+/// REVIEW_IN_PROGRESS: AWS CloudFormation API reference, CreateChangeSet, ChangeSetType). No
+/// change set was made, so there is no review stack of ours to delete: the stack there is someone
+/// else's, and DeleteStack must not be sent.
+#[tokio::test]
+async fn a_create_change_set_refused_because_the_stack_exists_never_deletes_it() {
+    let server = MockServer::start().await;
+    mount_ready_account(&server).await;
+    call_on("DescribeStacks", STACK)
+        .respond_with(no_such_stack())
+        .mount(&server)
+        .await;
+    call("CreateChangeSet")
+        .and(Param("ChangeSetType", "CREATE".into()))
+        .respond_with(cfn_error(
+            "ValidationError",
+            "Stack [catalog-dev] already exists and cannot be created again with the changeSet \
+             [catalog-20261201-100000-000].",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("DeleteStack")
+        .respond_with(cfn_ok("DeleteStack", ""))
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    let fixture = Fixture::lith();
+    let error = deployer(&server)
+        .deploy(&fixture.request(), &mut Recorder::answering(true))
+        .await
+        .expect_err("the deploy fails");
+
+    assert!(
+        matches!(&error, DeployError::ChangeSetFailed { reason } if reason.contains("already exists")),
+        "{error:?}"
+    );
+    assert!(
+        !sent(&server)
+            .await
+            .iter()
+            .any(|l| l.starts_with("DeleteStack")),
+        "the existing stack was deleted"
     );
 }
 
@@ -456,7 +560,8 @@ async fn a_resource_failure_and_its_rollback_are_shown_event_by_event() {
 // Content-addressed uploads
 
 /// A package already in the bucket: HeadObject answers 200 for its key (Amazon S3 API reference,
-/// HeadObject: 200 when the object exists, 404 Not Found when it does not), so it is not uploaded
+/// HeadObject: 200 when the object exists; 404 Not Found when it does not, to a caller with
+/// s3:ListBucket), so it is not uploaded
 /// again; the template's key answers 404, so the template is uploaded once, under the SHA-256 of
 /// its text, and the change set reads it from there with the package's key as parameter.
 #[tokio::test]
@@ -784,10 +889,10 @@ async fn mount_stack_to_destroy(server: &MockServer) {
 }
 
 /// The deletion of the stack followed to its end, the AWS way: a deleted stack is still described
-/// by its id, with status DELETE_COMPLETE ("you can describe a deleted stack by its unique stack
-/// id", AWS CloudFormation API reference, DescribeStacks), and a resource whose DeletionPolicy is
-/// Retain gets a DELETE_SKIPPED event (user guide, "DeletionPolicy attribute"). The retained
-/// resource is listed; the artifact bucket is kept (no S3 request at all).
+/// by its id, with status DELETE_COMPLETE (AWS CloudFormation API reference, DescribeStacks,
+/// StackName: "Deleted stacks: You must specify the unique stack ID"), and a resource whose
+/// DeletionPolicy is Retain gets a DELETE_SKIPPED event (user guide, "DeletionPolicy attribute").
+/// The retained resource is listed; the artifact bucket is kept (no S3 request at all).
 #[tokio::test]
 async fn destroy_follows_the_deletion_and_lists_the_retained_resources() {
     let server = MockServer::start().await;

@@ -336,6 +336,11 @@ pub fn call_on(action: &str, stack: &str) -> MockBuilder {
     call(action).and(Param("StackName", stack.into()))
 }
 
+/// An S3 request on the artifact bucket itself (path style: `/{bucket}/`).
+pub fn bucket(verb: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path_regex(format!("^/{BUCKET}/?$")))
+}
+
 /// An S3 request on an object of the artifact bucket.
 pub fn object(verb: &str, key: &str) -> MockBuilder {
     Mock::given(method(verb)).and(path(format!("/{BUCKET}/{key}")))
@@ -637,13 +642,11 @@ pub async fn mount_ready_account(server: &MockServer) {
         .respond_with(apigateway_account(Some(LOGGING_ROLE)))
         .mount(server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path(format!("/{BUCKET}")))
+    bucket("HEAD")
         .respond_with(ResponseTemplate::new(200))
         .mount(server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/{BUCKET}")))
+    bucket("GET")
         .and(wiremock::matchers::query_param("versioning", ""))
         .respond_with(versioning_enabled())
         .mount(server)
