@@ -513,13 +513,15 @@ async fn a_resource_failure_and_its_rollback_are_shown_event_by_event() {
         .expect("the failure is shown");
     assert_eq!(failed.reason.as_deref(), Some(ZIP_REASON));
     assert_eq!(failed.time, "10:00:05");
-    assert!(
-        progress
-            .notes()
-            .iter()
-            .any(|n| n.contains("rolling back") && n.contains("[LithFunction]")),
-        "{:?}",
-        progress.notes()
+    // The rollback is announced once, as a step of its own, beside its stack event.
+    let announced: Vec<&str> = progress
+        .steps()
+        .into_iter()
+        .filter(|s| s.contains("rolling it back"))
+        .collect();
+    assert_eq!(
+        announced,
+        ["catalog-dev failed: CloudFormation is rolling it back"]
     );
 
     // The events already there were read before the change set was executed.

@@ -186,6 +186,16 @@ impl Recorder {
             .collect()
     }
 
+    pub fn steps(&self) -> Vec<&str> {
+        self.said
+            .iter()
+            .filter_map(|s| match s {
+                Said::Step(step) => Some(step.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn notes(&self) -> Vec<&str> {
         self.said
             .iter()
