@@ -125,16 +125,101 @@ async fn lith_answers_every_error_status() {
     assert_eq!((trailing.status, trailing.header("location")), (404, None));
     lith.stop().await;
 
-    // A store that cannot be opened: 503, and the function keeps running.
+    // A store set up wrongly (its directory is missing): 500 without retry advice, a log line
+    // naming the file and what to fix, and the function keeps running.
     let unusable = format!("sqlite://{}/no-such-dir/catalog.db", dir.path().display());
     let mut lith = Function::start("lith", &[("STORE_URL", &unusable)], dir.path()).await;
-    let unavailable = lith.send(request("GET", "/api/v0/technologies")).await;
+    let misconfigured = lith.send(request("GET", "/api/v0/technologies")).await;
     assert_eq!(
-        (unavailable.status, code(&unavailable.body)),
-        (503, json!("store_unavailable"))
+        (misconfigured.status, code(&misconfigured.body)),
+        (500, json!("store_misconfigured"))
+    );
+    assert_eq!(misconfigured.header("retry-after"), None);
+    let logs = lith.wait_for_log("store misconfigured").await;
+    let line = logs
+        .lines()
+        .find(|line| line.contains("store misconfigured"))
+        .unwrap();
+    assert!(
+        line.contains("no-such-dir/catalog.db") && line.contains("directory exists"),
+        "{line}"
     );
     assert_eq!(lith.send(request("GET", "/api/v0")).await.status, 200);
     lith.stop().await;
+}
+
+#[tokio::test]
+async fn next_tokens_work_across_functions_and_a_tampered_one_is_a_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let env = [("STORE_URL", store.as_str())];
+    let mut lith = Function::start("lith", &env, dir.path()).await;
+    for name in ["Atlas", "Borealis", "Cassini"] {
+        let created = lith
+            .send(request("POST", "/api/v0/projects").json_body(&json!({ "name": name })))
+            .await;
+        assert_eq!(created.status, 201);
+    }
+    let first = lith
+        .send(request("GET", "/api/v0/projects").query("limit", "2"))
+        .await
+        .json()
+        .unwrap();
+    let token = first["next_token"].as_str().unwrap().to_owned();
+
+    // The next page from another function (the fat pattern's, or a new environment).
+    let mut projects = Function::start("projects", &env, dir.path()).await;
+    let next = projects
+        .send(
+            request("GET", "/api/v0/projects")
+                .query("limit", "2")
+                .query("next_token", &token),
+        )
+        .await;
+    assert_eq!(next.status, 200);
+    assert_eq!(
+        next.json().unwrap(),
+        json!({"items": [lith_item(&mut lith, "Cassini").await], "next_token": null})
+    );
+
+    let mut altered = token.clone().into_bytes();
+    let middle = altered.len() / 2;
+    altered[middle] = if altered[middle] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    for (what, bad) in [
+        ("altered", altered.as_str()),
+        ("truncated", &token[..token.len() - 3]),
+        ("garbage", "not-a-token"),
+    ] {
+        let refused = projects
+            .send(request("GET", "/api/v0/projects").query("next_token", bad))
+            .await;
+        assert_eq!(refused.status, 400, "{what}");
+        assert_eq!(
+            refused.json().unwrap()["code"],
+            "invalid_next_token",
+            "{what}"
+        );
+    }
+    let mut technologies = Function::start("technologies", &env, dir.path()).await;
+    let foreign = technologies
+        .send(request("GET", "/api/v0/technologies").query("next_token", &token))
+        .await;
+    assert_eq!(
+        (foreign.status, foreign.json().unwrap()["code"].clone()),
+        (400, json!("invalid_next_token")),
+        "a projects token used on technologies"
+    );
+    for function in [lith, projects, technologies] {
+        function.stop().await;
+    }
+}
+
+async fn lith_item(lith: &mut Function, name: &str) -> Value {
+    lith.send(request("GET", &format!("/api/v0/projects/{name}")))
+        .await
+        .json()
+        .unwrap()
 }
 
 #[tokio::test]

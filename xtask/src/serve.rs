@@ -40,16 +40,9 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     ui::note(format_args!("store: {store}"));
     ui::note("stop:  Ctrl-C");
     let mut cargo = workspace.cargo();
-    cargo.env("STORE_URL", &store).args([
-        "run",
-        "-p",
-        "api",
-        "--bin",
-        "catalog-serve",
-        "--",
-        "--addr",
-        &addr,
-    ]);
+    cargo
+        .env("STORE_URL", &store)
+        .args(["run", "-p", "catalog-serve", "--", "--addr", &addr]);
     ui::command(&cargo);
 
     let status = cargo

@@ -7,7 +7,7 @@ use catalog::{FieldError, RepositoryError, ValidationError};
 use serde::Serialize;
 
 /// Everything a request can fail with. Bad input is always a 4xx naming what to fix; the only 5xx
-/// is a store that cannot be reached.
+/// are the store's: unavailable for a moment (503, retry), or set up wrongly (500, do not retry).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -28,8 +28,18 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error(
+        "next_token cannot be used: {0}; pass the next_token of the previous page as it came, or list again without one"
+    )]
+    InvalidNextToken(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The detail stays in the log: it names tables, files and permissions, and the client can do
+    /// nothing about it.
+    #[error(
+        "the store is not set up correctly, so retrying will not help until it is fixed; the log line of this request (x-request-id) says what is wrong"
+    )]
+    StoreMisconfigured { detail: String },
 }
 
 #[derive(Serialize)]
@@ -49,9 +59,11 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MalformedJson(_)
             | ApiError::UnsupportedContentType(_)
-            | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            | ApiError::BadRequest(_)
+            | ApiError::InvalidNextToken(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreMisconfigured { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -66,8 +78,10 @@ impl ApiError {
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::UnsupportedContentType(_) => "unsupported_content_type",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidNextToken(_) => "invalid_next_token",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable(_) => "store_unavailable",
+            ApiError::StoreMisconfigured { .. } => "store_misconfigured",
         }
     }
 
@@ -84,8 +98,37 @@ impl From<RepositoryError> for ApiError {
         match error {
             RepositoryError::NotFound { .. } => ApiError::NotFound(error.to_string()),
             RepositoryError::Duplicate { .. } => ApiError::Conflict(error.to_string()),
-            RepositoryError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+            RepositoryError::BadCursor(reason) => ApiError::InvalidNextToken(reason.to_string()),
+            RepositoryError::Retryable(_) => ApiError::Unavailable(error.to_string()),
+            RepositoryError::Misconfigured { what } => {
+                ApiError::StoreMisconfigured { detail: what }
+            }
         }
+    }
+}
+
+impl ApiError {
+    /// A response with this error's status and headers around `body`, after logging what the
+    /// operator must see. Every error response is made here, the health check's included.
+    pub(crate) fn response_with(&self, body: impl Serialize) -> Response {
+        match self {
+            ApiError::StoreMisconfigured { detail } => {
+                tracing::error!(detail, "store misconfigured: {detail}");
+            }
+            ApiError::Unavailable(reason) => {
+                tracing::warn!(reason, "store unavailable; the client was told to retry");
+            }
+            _ => {}
+        }
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::Unavailable(_)) {
+            // Store outages here are short (a lock, a throttled burst): invite a prompt retry.
+            // A misconfiguration gets no such invitation: retries would only add load.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -95,18 +138,10 @@ impl IntoResponse for ApiError {
             ApiError::Validation(validation) => validation.fields.as_slice(),
             _ => &[],
         };
-        let body = ErrorBody {
+        self.response_with(ErrorBody {
             code: self.code(),
             message: self.to_string(),
             fields,
-        };
-        let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, ApiError::Unavailable(_)) {
-            // Store outages here are short (a lock, a reopened file): invite a prompt retry.
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        })
     }
 }

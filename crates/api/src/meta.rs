@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, on};
 use routes::{MetaOp, Operation, Route};
@@ -48,15 +48,21 @@ async fn welcome(context: RequestContext) -> Json<Value> {
     }))
 }
 
+/// 200 when the store answers; otherwise the status, headers and log line the store's failure
+/// gets on any route (503 to retry, 500 when misconfigured).
 async fn health(State(state): State<AppState>) -> Response {
     let store = state.repository.describe();
     match state.repository.check().await {
         Ok(()) => Json(json!({"status": "ok", "store": store})).into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "store": store, "message": error.to_string()})),
-        )
-            .into_response(),
+        Err(error) => {
+            let error = ApiError::from(error);
+            error.response_with(json!({
+                "status": "unavailable",
+                "store": store,
+                "code": error.code(),
+                "message": error.to_string(),
+            }))
+        }
     }
 }
 

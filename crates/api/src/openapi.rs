@@ -91,7 +91,8 @@ fn collection_responses(
                 json!({"name": "next_token", "in": "query", "description": "The next_token of the previous page", "schema": {"type": "string"}}),
             ]);
             json!({"200": json_response(&format!("A page of {}, by name", collection.name()), "ItemPage"),
-                   "422": error_response("Bad limit or next_token")})
+                   "400": error_response("invalid_next_token: next_token was altered or cut short, or continues another listing (collection, name filter or store); list again without it"),
+                   "422": error_response("Bad limit")})
         }
         CollectionOp::Create => json!({
             "201": {
@@ -113,8 +114,18 @@ fn collection_responses(
             "404": error_response(&format!("No {one} of that name")),
         }),
     };
-    responses["503"] = error_response("The store is unavailable; retry");
+    store_failures(&mut responses, error_response);
     responses
+}
+
+/// The store's two failures, on every route that uses it.
+fn store_failures(responses: &mut Value, response: impl Fn(&str) -> Value) {
+    responses["500"] = response(
+        "store_misconfigured: the store is set up wrongly; retrying will not help until it is fixed",
+    );
+    responses["503"] = response(
+        "store_unavailable: the store is unavailable for a moment; retry after Retry-After seconds",
+    );
 }
 
 fn meta_responses(op: MetaOp) -> Value {
@@ -122,10 +133,16 @@ fn meta_responses(op: MetaOp) -> Value {
         MetaOp::Welcome => {
             json!({"200": {"description": "Welcome message and links", "content": {"application/json": {}}}})
         }
-        MetaOp::Health => json!({
-            "200": {"description": "Up, and the store answers", "content": {"application/json": {}}},
-            "503": {"description": "The store is unavailable", "content": {"application/json": {}}},
-        }),
+        MetaOp::Health => {
+            let mut responses = json!({
+                "200": {"description": "Up, and the store answers", "content": {"application/json": {}}},
+            });
+            store_failures(
+                &mut responses,
+                |description| json!({"description": description, "content": {"application/json": {}}}),
+            );
+            responses
+        }
         MetaOp::OpenApi => {
             json!({"200": {"description": "This document", "content": {"application/json": {}}}})
         }

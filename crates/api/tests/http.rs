@@ -1,13 +1,15 @@
 //! The API over HTTP semantics (through tower, no network): route table agreement, the CRUD
-//! scenario, every error status, CORS and request ids.
+//! scenario, every error status (the store's failures included), CORS and request ids.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use api::{AppState, CorsConfig};
+use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use catalog::{Collection, Item, ListQuery, NewItem, Page, Repository, RepositoryError};
 use http_body_util::BodyExt;
 use routes::{Group, ROUTES};
 use serde_json::{Value, json};
@@ -276,7 +278,7 @@ async fn pagination_and_filter() {
 
     let bad = call(
         &app,
-        request(Method::GET, "/api/v0/technologies?limit=1000&next_token=@@"),
+        request(Method::GET, "/api/v0/technologies?limit=1000"),
     )
     .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -286,7 +288,68 @@ async fn pagination_and_filter() {
         .iter()
         .map(|f| f["field"].clone())
         .collect();
-    assert_eq!(fields, [json!("limit"), json!("next_token")]);
+    assert_eq!(fields, [json!("limit")]);
+}
+
+#[tokio::test]
+async fn a_next_token_the_store_did_not_make_for_this_listing_is_a_400() {
+    let app = api::lith(state());
+    for name in ["alpha", "bravo", "charlie"] {
+        for collection in ["projects", "technologies"] {
+            let path = format!("/api/v0/{collection}");
+            let body = format!(r#"{{"name":"{name}"}}"#);
+            assert_eq!(call(&app, post_json(&path, body)).await.status, 201);
+        }
+    }
+    let first = call(&app, request(Method::GET, "/api/v0/technologies?limit=1"))
+        .await
+        .json();
+    let token = first["next_token"].as_str().unwrap().to_owned();
+    let mut altered = token.clone().into_bytes();
+    altered[token.len() / 2] = if altered[token.len() / 2] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    let altered = String::from_utf8(altered).unwrap();
+    let truncated = &token[..token.len() - 2];
+    for (what, path) in [
+        (
+            "altered",
+            format!("/api/v0/technologies?limit=1&next_token={altered}"),
+        ),
+        (
+            "truncated",
+            format!("/api/v0/technologies?limit=1&next_token={truncated}"),
+        ),
+        ("garbage", "/api/v0/technologies?next_token=@@".to_owned()),
+        (
+            "another collection's",
+            format!("/api/v0/projects?limit=1&next_token={token}"),
+        ),
+        (
+            "another filter's",
+            format!("/api/v0/technologies?name=a&next_token={token}"),
+        ),
+    ] {
+        let reply = call(&app, request(Method::GET, &path)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{what}");
+        let body = reply.json();
+        assert_eq!(body["code"], "invalid_next_token", "{what}");
+        assert!(
+            body["message"].as_str().unwrap().contains("without one"),
+            "{what}: says how to recover: {body}"
+        );
+    }
+    let second = call(
+        &app,
+        request(
+            Method::GET,
+            &format!("/api/v0/technologies?limit=1&next_token={token}"),
+        ),
+    )
+    .await;
+    assert_eq!(second.json()["items"][0]["name"], "bravo");
 }
 
 #[tokio::test]
@@ -379,20 +442,120 @@ async fn trailing_slashes_and_unknown_paths_are_json_404s_not_redirects() {
     assert_eq!(wrong_method.json()["code"], "method_not_allowed");
 }
 
+/// A store whose every call fails as `failure` says.
+struct FailingStore(fn() -> RepositoryError);
+
+#[async_trait]
+impl Repository for FailingStore {
+    async fn create(&self, _: Collection, _: NewItem) -> Result<Item, RepositoryError> {
+        Err(self.0())
+    }
+    async fn get(&self, _: Collection, _: &str) -> Result<Item, RepositoryError> {
+        Err(self.0())
+    }
+    async fn delete(&self, _: Collection, _: &str) -> Result<(), RepositoryError> {
+        Err(self.0())
+    }
+    async fn list(&self, _: Collection, _: &ListQuery) -> Result<Page, RepositoryError> {
+        Err(self.0())
+    }
+    async fn check(&self) -> Result<(), RepositoryError> {
+        Err(self.0())
+    }
+    fn describe(&self) -> String {
+        "failing".into()
+    }
+}
+
+fn failing(failure: fn() -> RepositoryError) -> Router {
+    api::lith(AppState::new(
+        Arc::new(FailingStore(failure)),
+        CorsConfig::default(),
+    ))
+}
+
+/// The JSON log lines written while `work` runs (on this thread, as a current-thread test runs).
+async fn logs_of<T>(work: impl std::future::Future<Output = T>) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let output = {
+        let _default = tracing::subscriber::set_default(subscriber);
+        work.await
+    };
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (output, text)
+}
+
 #[tokio::test]
-async fn an_unavailable_store_gives_503_and_health_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store::SqliteStore::new(dir.path().join("missing-dir").join("catalog.db"));
-    let app = api::lith(AppState::new(Arc::new(store), CorsConfig::default()));
-    let listed = call(&app, request(Method::GET, "/api/v0/projects")).await;
-    assert_eq!(listed.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(listed.json()["code"], "store_unavailable");
-    assert_eq!(listed.headers[header::RETRY_AFTER], "1");
-    let health = call(&app, request(Method::GET, "/health")).await;
-    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+async fn a_retryable_store_failure_is_a_503_with_retry_after_and_health_says_so() {
+    let app = failing(|| RepositoryError::Retryable("throttled".into()));
+    let ((listed, created, health), logs) = logs_of(async {
+        (
+            call(&app, request(Method::GET, "/api/v0/projects")).await,
+            call(&app, post_json("/api/v0/projects", r#"{"name":"x"}"#)).await,
+            call(&app, request(Method::GET, "/health")).await,
+        )
+    })
+    .await;
+    for reply in [&listed, &created, &health] {
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.json()["code"], "store_unavailable");
+        assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+    }
     assert_eq!(health.json()["status"], "unavailable");
-    let created = call(&app, post_json("/api/v0/projects", r#"{"name":"x"}"#)).await;
-    assert_eq!(created.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(logs.contains("throttled"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_misconfigured_store_is_a_500_without_retry_advice_and_the_detail_only_in_the_log() {
+    let app = failing(|| RepositoryError::Misconfigured {
+        what: "table catalog-dev-items: dynamodb:Query denied to role catalog-dev-lith".into(),
+    });
+    let ((listed, deleted, health), logs) = logs_of(async {
+        (
+            call(&app, request(Method::GET, "/api/v0/projects")).await,
+            call(&app, request(Method::DELETE, "/api/v0/projects/x")).await,
+            call(&app, request(Method::GET, "/health")).await,
+        )
+    })
+    .await;
+    for reply in [&listed, &deleted, &health] {
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!reply.headers.contains_key(header::RETRY_AFTER));
+        let body = reply.json();
+        assert_eq!(body["code"], "store_misconfigured");
+        let message = body["message"].as_str().unwrap();
+        assert!(!message.contains("catalog-dev-items"), "{message}");
+        assert!(message.contains("retrying will not help"), "{message}");
+    }
+    let line = logs
+        .lines()
+        .find(|line| line.contains("store misconfigured"))
+        .unwrap_or_else(|| panic!("no log line says so:\n{logs}"));
+    assert!(
+        line.contains("table catalog-dev-items") && line.contains("dynamodb:Query"),
+        "{line}"
+    );
+    assert!(line.contains("\"level\":\"ERROR\""), "{line}");
+    assert!(
+        line.contains("request_id"),
+        "the line carries the request's id: {line}"
+    );
 }
 
 #[tokio::test]

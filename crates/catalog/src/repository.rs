@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Collection, Item, NewItem};
+use crate::{Collection, Cursor, CursorError, Item, NewItem};
 
 /// Page size when the client does not ask for one.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -16,8 +16,8 @@ pub struct ListQuery {
     pub name_contains: Option<String>,
     /// Page size, 1..=[`MAX_PAGE_SIZE`].
     pub limit: usize,
-    /// Resume after this name (exclusive): the last name of the previous page.
-    pub after: Option<String>,
+    /// Resume where the previous page ended: its [`Page::next`], exactly as the store made it.
+    pub after: Option<Cursor>,
 }
 
 impl Default for ListQuery {
@@ -34,22 +34,23 @@ impl Default for ListQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub items: Vec<Item>,
-    /// Name to pass as [`ListQuery::after`] for the next page; `None` on the last page.
-    pub next_after: Option<String>,
+    /// The cursor to pass as [`ListQuery::after`] for the next page; `None` on the last page.
+    pub next: Option<Cursor>,
 }
 
 impl Page {
     /// Builds a page from up to `limit + 1` items fetched in name order: the extra one, if present,
-    /// only tells that another page exists.
-    pub fn from_overfetched(mut items: Vec<Item>, limit: usize) -> Page {
+    /// only tells that another page exists, which then resumes after the cursor `next` makes of
+    /// the last item kept.
+    pub fn from_overfetched(
+        mut items: Vec<Item>,
+        limit: usize,
+        next: impl FnOnce(&Item) -> Cursor,
+    ) -> Page {
         let more = items.len() > limit;
         items.truncate(limit);
-        let next_after = if more {
-            items.last().map(|item| item.name.clone())
-        } else {
-            None
-        };
-        Page { items, next_after }
+        let next = if more { items.last().map(next) } else { None };
+        Page { items, next }
     }
 }
 
@@ -65,18 +66,31 @@ pub enum RepositoryError {
         collection: Collection,
         name: String,
     },
-    /// The store cannot be reached or used right now; retrying later may work.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    /// The store could not serve this request (throttled, timed out, connection lost, a lock
+    /// held too long); the same request may well succeed in a moment.
+    #[error("store unavailable for now: {0}")]
+    Retryable(String),
+    /// The store is set up wrongly (a missing table or file, a permission this process lacks):
+    /// every request fails the same way until someone fixes it, so retrying does not help. `what`
+    /// is for the operator: it names the resource and what is missing or wrong.
+    #[error("store misconfigured: {what}")]
+    Misconfigured { what: String },
+    /// The listing's cursor is not one this store made for this listing.
+    #[error(transparent)]
+    BadCursor(#[from] CursorError),
 }
 
 /// Storage of catalog items. Names are unique per collection, and the store (not the caller)
-/// enforces it, so concurrent creates of one name give exactly one success.
+/// enforces it, so concurrent creates of one name give exactly one success. Listings page by
+/// cursors the store makes and checks ([`crate::CursorCodec`]). The rules are written out as the
+/// contract suite every adapter runs (the `store-contract` crate).
 #[async_trait]
 pub trait Repository: Send + Sync + 'static {
     async fn create(&self, collection: Collection, item: NewItem) -> Result<Item, RepositoryError>;
     async fn get(&self, collection: Collection, name: &str) -> Result<Item, RepositoryError>;
     async fn delete(&self, collection: Collection, name: &str) -> Result<(), RepositoryError>;
+    /// One page of `collection` in name order; [`RepositoryError::BadCursor`] when `query.after`
+    /// is not a cursor this kind of store made for this listing.
     async fn list(
         &self,
         collection: Collection,

@@ -34,10 +34,10 @@ const NOT_IN_PATH: &AsciiSet = &CONTROLS
 
 /// Runs a Lambda function that serves the router `build` makes. The store comes from
 /// `STORE_URL`, CORS from `CORS_CREDENTIALED_ORIGINS`; a bad setting fails the init with a message
-/// saying what to change.
+/// saying what to change. Opening the store is the init's only work beyond reading settings.
 pub async fn run(build: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
     api::logging::init();
-    let (repository, cors) = settings().map_err(|message| {
+    let (repository, cors) = settings().await.map_err(|message| {
         tracing::error!("{message}");
         // The runtime prints an init error with `{:?}`: keep it the readable message.
         lambda_http::Error::from(message)
@@ -51,9 +51,9 @@ pub async fn run(build: fn(AppState) -> Router) -> Result<(), lambda_http::Error
     .await
 }
 
-fn settings() -> Result<(std::sync::Arc<dyn catalog::Repository>, CorsConfig), String> {
-    let repository = store::open_from_env().map_err(|e| e.to_string())?;
+async fn settings() -> Result<(std::sync::Arc<dyn catalog::Repository>, CorsConfig), String> {
     let cors = CorsConfig::from_env().map_err(|e| e.to_string())?;
+    let repository = store::open_from_env().await.map_err(|e| e.to_string())?;
     Ok((repository, cors))
 }
 

@@ -81,23 +81,29 @@ impl StoreUrl {
         }
     }
 
-    /// Opens the store. Opening never touches the disk: a SQLite file that cannot be opened makes
-    /// requests fail as unavailable (and retry), rather than the process fail to start.
-    pub fn open(&self) -> Arc<dyn Repository> {
-        match self {
+    /// Opens the store, once per process, at start-up. Async, and fallible, for the stores that
+    /// build a client first (an SDK client reads its configuration); memory and SQLite do no I/O
+    /// here: a SQLite file that cannot be opened makes requests fail (and heals once fixed),
+    /// rather than the process fail to start.
+    pub async fn open(&self) -> Result<Arc<dyn Repository>, OpenError> {
+        Ok(match self {
             StoreUrl::Memory => Arc::new(MemoryStore::default()),
             StoreUrl::Sqlite(path) => Arc::new(SqliteStore::new(path.clone())),
-        }
+        })
     }
 }
 
-/// Opens the store `STORE_URL` names.
-pub fn open_from_env() -> Result<Arc<dyn Repository>, StoreUrlError> {
-    Ok(StoreUrl::from_env()?.open())
+/// Why no store could be opened: start-up stops with this message, which says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Url(#[from] StoreUrlError),
 }
 
-#[cfg(test)]
-mod contract_tests;
+/// Opens the store `STORE_URL` names.
+pub async fn open_from_env() -> Result<Arc<dyn Repository>, OpenError> {
+    StoreUrl::from_env()?.open().await
+}
 
 #[cfg(test)]
 mod tests {
@@ -120,6 +126,18 @@ mod tests {
             let err = bad.parse::<StoreUrl>().unwrap_err();
             assert!(err.to_string().contains("memory:"), "{bad}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn opening_touches_nothing_until_the_first_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("later.db");
+        let url: StoreUrl = format!("sqlite://{}", path.display()).parse().unwrap();
+        let store = url.open().await.unwrap();
+        assert_eq!(store.describe(), format!("sqlite:{}", path.display()));
+        assert!(!path.exists(), "opened at start-up");
+        store.check().await.unwrap();
+        assert!(path.exists());
     }
 
     #[test]

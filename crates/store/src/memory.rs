@@ -4,7 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use catalog::{Collection, Item, ListQuery, NewItem, Page, Repository, RepositoryError};
+use catalog::{
+    Collection, CursorCodec, Item, ListQuery, NewItem, Page, Repository, RepositoryError,
+};
+
+/// Its cursors hold the last name of a page, as SQLite's do; the kind keeps them apart all the
+/// same, since nothing promises that two kinds of store will always page alike.
+const CURSORS: CursorCodec = CursorCodec::new("memory");
 
 /// Items per collection, keyed by name so listings come out in name order.
 #[derive(Debug, Default)]
@@ -66,9 +72,10 @@ impl Repository for MemoryStore {
         collection: Collection,
         query: &ListQuery,
     ) -> Result<Page, RepositoryError> {
+        let after = CURSORS.resumes_after(collection, query)?;
         let needle = query.name_contains.as_deref().map(str::to_ascii_lowercase);
         let items = self.with(collection, |items| {
-            let after = query.after.as_deref();
+            let after = after.as_deref();
             items
                 .values()
                 .filter(|item| after.is_none_or(|after| item.name.as_str() > after))
@@ -81,7 +88,9 @@ impl Repository for MemoryStore {
                 .cloned()
                 .collect()
         });
-        Ok(Page::from_overfetched(items, query.limit))
+        Ok(Page::from_overfetched(items, query.limit, |last| {
+            CURSORS.encode(collection, query, &last.name)
+        }))
     }
 
     async fn check(&self) -> Result<(), RepositoryError> {
@@ -91,4 +100,28 @@ impl Repository for MemoryStore {
     fn describe(&self) -> String {
         "memory".into()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use catalog::Repository;
+    use store_contract::FreshStores;
+
+    use super::MemoryStore;
+
+    /// The memory store lives in one process: every handle is the same store.
+    struct FreshMemoryStores;
+
+    #[async_trait]
+    impl FreshStores for FreshMemoryStores {
+        async fn open(&self, handles: usize) -> Vec<Arc<dyn Repository>> {
+            let store: Arc<dyn Repository> = Arc::new(MemoryStore::default());
+            vec![store; handles]
+        }
+    }
+
+    store_contract::contract_tests!(FreshMemoryStores);
 }

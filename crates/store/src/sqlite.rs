@@ -9,13 +9,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use catalog::{Collection, Item, ItemId, ListQuery, NewItem, Page, Repository, RepositoryError};
+use catalog::{
+    Collection, CursorCodec, Item, ItemId, ListQuery, NewItem, Page, Repository, RepositoryError,
+};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// How long a writer waits for another process's transaction before the store reports unavailable.
+/// How long a writer waits for another process's transaction; past it, the failure is retryable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Cursors hold the last name of the previous page; the listing resumes after it.
+const CURSORS: CursorCodec = CursorCodec::new("sqlite");
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -30,7 +35,8 @@ CREATE TABLE IF NOT EXISTS items (
 ";
 
 /// A SQLite-backed repository. The connection opens on first use and reopens after a failure, so
-/// a missing or locked file shows as 503s that heal, not as a process that cannot start.
+/// a missing or locked file shows as failed requests that heal once it is fixed, not as a process
+/// that cannot start.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
@@ -86,7 +92,7 @@ impl SqliteStore {
             let mut slot = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let connection = match slot.as_mut() {
                 Some(connection) => connection,
-                None => slot.insert(Self::open(&path).map_err(|e| unavailable(&path, &e))?),
+                None => slot.insert(Self::open(&path).map_err(|e| failure_kind(&path, &e))?),
             };
             match work(connection) {
                 Ok(value) => Ok(value),
@@ -94,33 +100,46 @@ impl SqliteStore {
                 Err(Failure::Sqlite(error)) => {
                     // Start afresh next time: the file may have been fixed or unlocked by then.
                     *slot = None;
-                    Err(unavailable(&path, &error))
+                    Err(failure_kind(&path, &error))
                 }
             }
         })
         .await;
         outcome.unwrap_or_else(|join| {
-            Err(RepositoryError::Unavailable(format!(
+            Err(RepositoryError::Retryable(format!(
                 "store task failed: {join}"
             )))
         })
     }
 }
 
-fn unavailable(path: &Path, error: &rusqlite::Error) -> RepositoryError {
-    let hint = match error.sqlite_error_code() {
-        Some(ErrorCode::CannotOpen)
-        | Some(ErrorCode::ReadOnly)
-        | Some(ErrorCode::PermissionDenied) => {
-            "; check that the directory exists and is writable, or set STORE_URL"
-        }
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            "; another process holds a long write lock, retry later"
-        }
-        _ => "",
+/// Sorts a SQLite failure by what helps: waiting (a lock, a passing I/O error) or someone fixing
+/// the set-up (the file, its directory, their permissions). What nobody can place is taken as
+/// passing, as it was before failures were sorted.
+fn failure_kind(path: &Path, error: &rusqlite::Error) -> RepositoryError {
+    let file = path.display();
+    let misconfigured = |problem: &str| RepositoryError::Misconfigured {
+        what: format!("SQLite file {file}: {problem} ({error})"),
     };
-    tracing::error!(path = %path.display(), %error, "SQLite store unavailable");
-    RepositoryError::Unavailable(format!("SQLite file {}: {error}{hint}", path.display()))
+    match error.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen) => misconfigured(
+            "cannot be opened; check that its directory exists and that this process may write there, or set STORE_URL",
+        ),
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => misconfigured(
+            "this process may not write it; give it write permission on the file and its directory, or set STORE_URL",
+        ),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            misconfigured("is not a usable SQLite database; point STORE_URL at another file")
+        }
+        Some(ErrorCode::DiskFull) => misconfigured("the disk that holds it is full"),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            RepositoryError::Retryable(format!(
+                "SQLite file {file}: another process held a write lock for over {} s ({error})",
+                BUSY_TIMEOUT.as_secs()
+            ))
+        }
+        _ => RepositoryError::Retryable(format!("SQLite file {file}: {error}")),
+    }
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -219,6 +238,7 @@ impl Repository for SqliteStore {
         collection: Collection,
         query: &ListQuery,
     ) -> Result<Page, RepositoryError> {
+        let after = CURSORS.resumes_after(collection, query)?;
         let query = query.clone();
         self.run(move |connection| {
             // SQLite's lower() folds ASCII only, matching the memory store's filter.
@@ -233,11 +253,13 @@ impl Repository for SqliteStore {
             let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
             let items = statement
                 .query_map(
-                    params![collection.name(), query.after, query.name_contains, limit],
+                    params![collection.name(), after, query.name_contains, limit],
                     item_from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Page::from_overfetched(items, query.limit))
+            Ok(Page::from_overfetched(items, query.limit, |last| {
+                CURSORS.encode(collection, &query, &last.name)
+            }))
         })
         .await
     }
@@ -278,40 +300,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_creates_of_one_name_through_separate_connections_give_one_success() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.db");
-        // Separate stores mean separate connections, as separate processes would have.
-        let stores: Vec<_> = (0..8).map(|_| SqliteStore::new(path.clone())).collect();
-        let attempts = stores.iter().map(|store| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .create(Collection::Technologies, new_item("Rust"))
-                    .await
-            })
-        });
-        let mut successes = 0;
-        for attempt in attempts {
-            match attempt.await.unwrap() {
-                Ok(_) => successes += 1,
-                Err(RepositoryError::Duplicate { .. }) => {}
-                Err(other) => panic!("unexpected {other}"),
-            }
-        }
-        assert_eq!(successes, 1);
-    }
-
-    #[tokio::test]
-    async fn an_unopenable_file_is_unavailable_with_a_hint_and_heals_once_fixed() {
+    async fn a_missing_directory_is_a_misconfiguration_naming_the_file_and_heals_once_fixed() {
         let dir = tempfile::tempdir().unwrap();
         let missing_dir = dir.path().join("not-yet");
         let store = SqliteStore::new(missing_dir.join("catalog.db"));
-        let err = store.check().await.unwrap_err();
-        assert!(matches!(err, RepositoryError::Unavailable(_)), "{err}");
-        assert!(err.to_string().contains("writable"), "{err}");
+        let RepositoryError::Misconfigured { what } = store.check().await.unwrap_err() else {
+            panic!("a missing directory is the set-up's fault")
+        };
+        assert!(what.contains("not-yet/catalog.db"), "{what}");
+        assert!(what.contains("directory exists"), "{what}");
         std::fs::create_dir(&missing_dir).unwrap();
         store.check().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_is_a_misconfiguration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(
+            &path,
+            "not a database, but long enough to have a header".repeat(10),
+        )
+        .unwrap();
+        let error = SqliteStore::new(path).check().await.unwrap_err();
+        assert!(
+            matches!(&error, RepositoryError::Misconfigured { what } if what.contains("STORE_URL")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn locks_and_unplaced_failures_are_retryable_and_say_so() {
+        let path = Path::new("/data/catalog.db");
+        let sqlite = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            let kind = failure_kind(path, &sqlite(code));
+            assert!(
+                matches!(&kind, RepositoryError::Retryable(reason) if reason.contains("write lock")),
+                "{kind}"
+            );
+        }
+        let io = failure_kind(path, &sqlite(rusqlite::ffi::SQLITE_IOERR));
+        assert!(matches!(io, RepositoryError::Retryable(_)), "{io}");
+        for code in [
+            rusqlite::ffi::SQLITE_CANTOPEN,
+            rusqlite::ffi::SQLITE_READONLY,
+            rusqlite::ffi::SQLITE_PERM,
+            rusqlite::ffi::SQLITE_NOTADB,
+            rusqlite::ffi::SQLITE_FULL,
+        ] {
+            let kind = failure_kind(path, &sqlite(code));
+            assert!(
+                matches!(&kind, RepositoryError::Misconfigured { what } if what.contains("/data/catalog.db")),
+                "{code}: {kind}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -325,4 +368,38 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
     }
+
+    /// Each new store is a file of its own, opened by `STORE_URL` as the functions open it; each
+    /// handle on one store has its own connection, as separate processes have.
+    struct FreshSqliteFiles {
+        dir: tempfile::TempDir,
+        opened: std::sync::atomic::AtomicUsize,
+    }
+
+    impl FreshSqliteFiles {
+        fn new() -> FreshSqliteFiles {
+            FreshSqliteFiles {
+                dir: tempfile::tempdir().unwrap(),
+                opened: Default::default(),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl store_contract::FreshStores for FreshSqliteFiles {
+        async fn open(&self, handles: usize) -> Vec<Arc<dyn Repository>> {
+            let number = self
+                .opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = self.dir.path().join(format!("contract-{number}.db"));
+            let url: crate::StoreUrl = format!("sqlite://{}", path.display()).parse().unwrap();
+            let mut opened = Vec::new();
+            for _ in 0..handles {
+                opened.push(url.open().await.unwrap());
+            }
+            opened
+        }
+    }
+
+    store_contract::contract_tests!(FreshSqliteFiles::new());
 }

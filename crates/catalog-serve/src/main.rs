@@ -11,8 +11,8 @@ const USAGE: &str = "usage: catalog-serve [--addr 127.0.0.1:8000]   (store: STOR
 async fn main() -> anyhow::Result<()> {
     api::logging::init();
     let addr = parse_addr(std::env::args().skip(1))?;
-    let repository = store::open_from_env().context("choosing the store")?;
     let cors = CorsConfig::from_env().context("reading the CORS setting")?;
+    let repository = store::open_from_env().await.context("opening the store")?;
     tracing::info!(store = %repository.describe(), "store chosen");
     let app = api::lith(AppState::new(repository, cors));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
@@ -46,4 +46,26 @@ fn parse_addr(mut args: impl Iterator<Item = String>) -> anyhow::Result<SocketAd
     }
     addr.parse()
         .with_context(|| format!("--addr {addr:?} is not an address like 127.0.0.1:8000"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> impl Iterator<Item = String> {
+        list.iter()
+            .map(|arg| arg.to_string())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn the_address_defaults_to_loopback_8000_and_can_be_chosen() {
+        assert_eq!(parse_addr(args(&[])).unwrap().to_string(), "127.0.0.1:8000");
+        let chosen = parse_addr(args(&["--addr", "127.0.0.1:9001"])).unwrap();
+        assert_eq!(chosen.port(), 9001);
+        let unknown = parse_addr(args(&["--port", "1"])).unwrap_err().to_string();
+        assert!(unknown.contains("usage"), "{unknown}");
+        assert!(parse_addr(args(&["--addr", "nowhere"])).is_err());
+    }
 }
