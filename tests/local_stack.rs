@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use devstack::Report;
-use devstack::cognito::{TokenRequest, UserPool};
+use devstack::cognito::{Denied, TokenRequest, UserPool};
 use devstack::gateway::MAX_REQUEST_BYTES;
 use e2e::local_stack::{
     LOCALHOST, OTHER_LOOPBACK, Reply, StackOptions, TestStack, allow_ip, assert_unauthorized,
@@ -27,6 +27,7 @@ e2e::both_patterns!(
     only_the_first_request_to_a_function_has_an_init_duration,
     each_request_leaves_one_access_log_line,
     payloads_over_10_mb_are_refused_before_the_function,
+    names_needing_escapes_and_plus_signs_reach_the_functions_as_in_aws,
 );
 
 fn message(text: &str) -> Value {
@@ -102,6 +103,8 @@ struct BadToken {
     /// was done to it and not for a mistake in forging it.
     reason: Option<&'static str>,
     token: String,
+    /// The message of API Gateway's 401.
+    message: &'static str,
 }
 
 /// Tokens that API Gateway's Cognito authorizer refuses, each with what is wrong with it.
@@ -165,6 +168,7 @@ fn bad_tokens(stack: &TestStack) -> Vec<BadToken> {
         what,
         reason,
         token,
+        message: Denied::UNAUTHORIZED,
     };
     vec![
         bad(
@@ -182,7 +186,10 @@ fn bad_tokens(stack: &TestStack) -> Vec<BadToken> {
             Some("kid"),
             backoffice.sign(&claims),
         ),
-        bad("an expired token", Some("expired"), expired),
+        BadToken {
+            message: Denied::EXPIRED,
+            ..bad("an expired token", Some("expired"), expired)
+        },
         bad(
             "a token whose claims were changed",
             Some("signature does not verify"),
@@ -251,19 +258,31 @@ async fn writes_without_a_valid_token_get_401(pattern: Pattern) {
 
     for bad in bad_tokens(&stack) {
         let what = bad.what;
+        let refused = |reply: &Reply, how: &str| {
+            assert_eq!(
+                (reply.status, reply.json()),
+                (401, message(bad.message)),
+                "{how} with {what}"
+            );
+            assert_eq!(
+                reply.header("x-amzn-errortype"),
+                Some("UnauthorizedException"),
+                "{how} with {what}"
+            );
+        };
         let post = stack
             .post("/dev/api/v0/projects", Some(&bad.token), &project("Forged"))
             .await;
-        assert_unauthorized(&post, &format!("POST with {what}"));
+        refused(&post, "POST");
         let bearer = format!("Bearer {}", bad.token);
         let post_bearer = stack
             .post("/dev/api/v0/projects", Some(&bearer), &project("Forged"))
             .await;
-        assert_unauthorized(&post_bearer, &format!("POST with Bearer and {what}"));
+        refused(&post_bearer, "POST with Bearer");
         let delete = stack
             .delete("/dev/api/v0/projects/Kept", Some(&bad.token))
             .await;
-        assert_unauthorized(&delete, &format!("DELETE with {what}"));
+        refused(&delete, "DELETE");
         if let Some(reason) = bad.reason {
             for reply in [&post, &post_bearer, &delete] {
                 let note = stack.authorizer_note(reply).await;
@@ -331,13 +350,21 @@ async fn deleting_without_a_token_deletes_nothing(pattern: Pattern) {
     assert_unauthorized(&reply, "DELETE /dev/api/v0/projects/Atlas without a token");
     let encoded = stack.delete("/dev/api/v0/projects/Atl%61s", None).await;
     assert_unauthorized(&encoded, "DELETE of a percent-encoded name without a token");
+    // API Gateway matches these spellings as the same resource: the protected DELETE.
+    for path in [
+        "/dev//api/v0/projects/Atlas",
+        "//dev/api/v0/projects/Atlas",
+        "/dev/api/v0/projects/Atlas/",
+        "/dev/api/v0/projects//Atlas",
+        "/dev/api/v0//projects/Atlas",
+    ] {
+        let reply = stack.delete(path, None).await;
+        assert_unauthorized(&reply, &format!("DELETE {path} without a token"));
+    }
 
     // Paths that reach a public catch-all instead must not delete either.
     for path in [
         "/dev/api/v0/projects",
-        "/dev/api/v0/projects/Atlas/",
-        "/dev/api/v0/projects//Atlas",
-        "/dev/api/v0//projects/Atlas",
         "/dev/API/v0/projects/Atlas",
         "/dev/dev/api/v0/projects/Atlas",
         "/dev/api/v0/projects/Atlas?force=true",
@@ -448,6 +475,20 @@ async fn unknown_stages_and_paths_outside_the_stage_are_missing_authentication_t
     let stack = TestStack::start(pattern).await;
     // The stage itself answers, so the 403s below are about the paths.
     assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
+    let token = stack.token("alice");
+    // With a token in Authorization, API Gateway reads the header as an AWS signature and says
+    // what it lacks (IncompleteSignatureException) instead.
+    let unsigned = format!(
+        "Authorization header requires 'Credential' parameter. Authorization header requires \
+         'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. \
+         Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
+         Authorization={token}"
+    );
+    let bearer = format!("Bearer {token}");
+    let not_a_pair = format!(
+        "'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: \
+         '{bearer}'."
+    );
     for path in [
         "/prod/api/v0/projects",
         "/api/v0/projects",
@@ -456,20 +497,42 @@ async fn unknown_stages_and_paths_outside_the_stage_are_missing_authentication_t
         "/DEV/api/v0/projects",
     ] {
         for method in [reqwest::Method::GET, reqwest::Method::POST] {
-            let token = stack.token("alice");
-            let reply = stack
-                .send(method.clone(), path, Some(&token), Some(&project("Lost")))
-                .await;
-            assert_eq!(
-                (reply.status, reply.json()),
-                (403, message("Missing Authentication Token")),
-                "{method} {path}"
-            );
-            assert_eq!(
-                reply.header("x-amzn-errortype"),
-                Some("MissingAuthenticationTokenException"),
-                "{method} {path}"
-            );
+            for (authorization, expected, error_type) in [
+                (
+                    None,
+                    "Missing Authentication Token",
+                    "MissingAuthenticationTokenException",
+                ),
+                (
+                    Some(&token),
+                    unsigned.as_str(),
+                    "IncompleteSignatureException",
+                ),
+                (
+                    Some(&bearer),
+                    not_a_pair.as_str(),
+                    "IncompleteSignatureException",
+                ),
+            ] {
+                let reply = stack
+                    .send(
+                        method.clone(),
+                        path,
+                        authorization.map(String::as_str),
+                        Some(&project("Lost")),
+                    )
+                    .await;
+                assert_eq!(
+                    (reply.status, reply.json()),
+                    (403, message(expected)),
+                    "{method} {path}"
+                );
+                assert_eq!(
+                    reply.header("x-amzn-errortype"),
+                    Some(error_type),
+                    "{method} {path}"
+                );
+            }
         }
     }
     assert_eq!(stack.names("projects").await, Vec::<String>::new());
@@ -594,6 +657,53 @@ async fn payloads_over_10_mb_are_refused_before_the_function(pattern: Pattern) {
     assert!(parse_reports(&log_lines(&function_log)).is_empty());
 
     assert_eq!(stack.names("projects").await, Vec::<String>::new());
+    stack.stop().await;
+}
+
+/// Names API Gateway passes percent-encoded (REST keeps the path as sent) and query values with
+/// `+` (a space in the event) reach the real functions meaning what the client meant.
+async fn names_needing_escapes_and_plus_signs_reach_the_functions_as_in_aws(pattern: Pattern) {
+    let stack = TestStack::start(pattern).await;
+    let token = stack.token("alice");
+    let created = stack
+        .post(
+            "/dev/api/v0/technologies",
+            Some(&token),
+            &project("C# & .NET"),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let location = created.header("location").unwrap().to_owned();
+    assert_eq!(location, "/dev/api/v0/technologies/C%23%20%26%20.NET");
+    let fetched = stack.get(&location).await;
+    assert_eq!(
+        (fetched.status, fetched.json()["name"].clone()),
+        (200, json!("C# & .NET"))
+    );
+    // `+` is a space in a query, `%2B` a plus sign.
+    let listed = stack
+        .get("/dev/api/v0/technologies?name=c%23+%26&limit=10")
+        .await;
+    assert_eq!(
+        listed.json()["items"][0]["name"],
+        "C# & .NET",
+        "{}",
+        listed.text
+    );
+    let plus = stack
+        .get("/dev/api/v0/technologies?name=c%23%2B%26&limit=10")
+        .await;
+    assert_eq!(plus.json()["items"], json!([]), "{}", plus.text);
+    // An encoded slash stays inside the one path segment: the item resource, not a catch-all.
+    let slashed = stack.get("/dev/api/v0/technologies/a%2Fb").await;
+    assert_eq!(slashed.status, 404, "{}", slashed.text);
+    assert_eq!(slashed.json()["code"], "not_found");
+    let anonymous = stack
+        .delete("/dev/api/v0/technologies/C%23%20%26%20.NET", None)
+        .await;
+    assert_unauthorized(&anonymous, "DELETE of an escaped name without a token");
+    let deleted = stack.delete(&location, Some(&token)).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
     stack.stop().await;
 }
 

@@ -32,6 +32,9 @@ pub const ALLOW_TTL: Duration = Duration::from_secs(3600);
 /// The custom-runtime fixture that stands in for a function (see the file's header).
 pub const PROXY_FIXTURE: &str = include_str!("../fixtures/proxy_bootstrap.py");
 
+/// The custom-runtime fixture that answers every event with the event itself (see its header).
+pub const ECHO_FIXTURE: &str = include_str!("../fixtures/echo_bootstrap.py");
+
 /// The workspace root.
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -125,13 +128,19 @@ pub fn client_from(from: IpAddr) -> reqwest::Client {
 /// Writes the [`PROXY_FIXTURE`] as `<artifacts_dir>/<package>/bootstrap.zip` (`bootstrap` at the
 /// root, mode 755), as `cargo xtask build` lays packages out.
 pub fn write_fixture_package(artifacts_dir: &Path, package: &str) -> PathBuf {
+    write_bootstrap_package(artifacts_dir, package, PROXY_FIXTURE)
+}
+
+/// Writes `script` as the `bootstrap` of `<artifacts_dir>/<package>/bootstrap.zip`, as
+/// [`write_fixture_package`] does.
+pub fn write_bootstrap_package(artifacts_dir: &Path, package: &str, script: &str) -> PathBuf {
     let dir = artifacts_dir.join(package);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bootstrap.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
     zip.start_file("bootstrap", options).unwrap();
-    zip.write_all(PROXY_FIXTURE.as_bytes()).unwrap();
+    zip.write_all(script.as_bytes()).unwrap();
     zip.finish().unwrap();
     path
 }

@@ -1,6 +1,7 @@
 //! The local API Gateway (REST): WAF, stage, resource and method matching, the Cognito
 //! authorizer, the Lambda proxy integration and the access log, in the order AWS applies them,
-//! with AWS's own error bodies.
+//! with AWS's own error bodies. What it answers and what it hands the function are held to AWS's
+//! recorded answers by tests/gateway_conformance.rs.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,12 +12,14 @@ use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 use stack::ApiTemplate;
+use stack::matching::path_under_stage;
 use stack::template::{Authorization, WebAcl};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::access_log::AccessRecord;
-use crate::cognito::{Authorizer, Claims};
+use crate::cognito::{Authorizer, Claims, Denied};
+use crate::connection::{LocalAddr, SpelledHeaderNames};
 use crate::log::{LogLine, LogSink, LogStream};
 use crate::pool::{FunctionPool, PoolError};
 use crate::proxy::{ProxyRequest, ProxyResponse};
@@ -98,12 +101,66 @@ fn gateway_error(status: StatusCode, message: &str, error_type: &str) -> Respons
     response
 }
 
-fn missing_authentication_token() -> Response<Body> {
+/// API Gateway's answer to a request no method matches (an unknown stage included). Without an
+/// `Authorization` header it is 403 Missing Authentication Token. With one, API Gateway reads the
+/// header as an AWS signature (SigV4) and answers 403 IncompleteSignatureException, saying what
+/// the signature lacks: the messages are AWS's, quoted in the conformance suite's sources. A
+/// header that looks like a whole signature would next have its signature checked; that is not
+/// emulated, and it gets Missing Authentication Token.
+fn no_method(headers: &HeaderMap, record: &mut AccessRecord) -> Response<Body> {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let dated = headers.contains_key("x-amz-date") || headers.contains_key("date");
+    if let Some(message) = authorization.and_then(|a| incomplete_signature(a, dated)) {
+        record.set("error.message", message.clone());
+        return gateway_error(
+            StatusCode::FORBIDDEN,
+            &message,
+            "IncompleteSignatureException",
+        );
+    }
+    record.set("error.message", "Missing Authentication Token");
     gateway_error(
         StatusCode::FORBIDDEN,
         "Missing Authentication Token",
         "MissingAuthenticationTokenException",
     )
+}
+
+/// What API Gateway says of an `Authorization` header read as a SigV4 signature
+/// (`<algorithm> Credential=..., SignedHeaders=..., Signature=...`), or `None` when it has every
+/// part. A part without `=` is named first (`'x' not a valid key=value pair (missing equal-sign)
+/// in Authorization header: 'Bearer x'.`); otherwise every missing part is listed, then the header
+/// (`... Authorization=<header>`).
+fn incomplete_signature(authorization: &str, dated: bool) -> Option<String> {
+    let pairs = authorization
+        .split_once(' ')
+        .map_or("", |(_algorithm, pairs)| pairs);
+    let mut keys = Vec::new();
+    for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, _value)) = pair.split_once('=') else {
+            return Some(format!(
+                "'{pair}' not a valid key=value pair (missing equal-sign) in Authorization header: '{authorization}'."
+            ));
+        };
+        keys.push(key.trim());
+    }
+    let mut message = String::new();
+    for required in ["Credential", "Signature", "SignedHeaders"] {
+        if !keys.contains(&required) {
+            message.push_str(&format!(
+                "Authorization header requires '{required}' parameter. "
+            ));
+        }
+    }
+    if !dated {
+        message.push_str(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+        );
+    }
+    (!message.is_empty()).then(|| format!("{message}Authorization={authorization}"))
 }
 
 /// API Gateway hands claims to the function as strings: numbers as text, `exp`/`iat` as dates,
@@ -134,18 +191,20 @@ fn claims_as_strings(claims: &Claims) -> Map<String, Value> {
         .collect()
 }
 
+/// Query parameters as API Gateway puts them in the event: decoded as a form is, `+` as a space
+/// and `%2B` as `+` (recorded: `plus=test+alias` arrives as `test alias`).
 fn decode_query(raw: &str) -> Vec<(String, String)> {
     raw.split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
+            (form_decode(name), form_decode(value))
         })
         .collect()
 }
 
-fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
+fn form_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
 }
@@ -216,19 +275,13 @@ impl Gateway {
         }
 
         // The stage is the first segment; unknown stages answer like unknown paths.
-        let stage_prefix = format!("/{}", self.template.stage);
-        let api_path = match path.strip_prefix(&stage_prefix) {
-            Some("") => "/".to_owned(),
-            Some(rest) if rest.starts_with('/') => rest.to_owned(),
-            _ => {
-                record.set("error.message", "Missing Authentication Token");
-                return missing_authentication_token();
-            }
+        let Some(api_path) = path_under_stage(&path, &self.template.stage) else {
+            return no_method(request.headers(), record);
         };
+        let api_path = api_path.to_owned();
         let method = request.method().as_str().to_owned();
         let Ok(matched) = self.template.match_request(&method, &api_path) else {
-            record.set("error.message", "Missing Authentication Token");
-            return missing_authentication_token();
+            return no_method(request.headers(), record);
         };
         record.set("resourcePath", matched.resource.path.clone());
 
@@ -247,21 +300,21 @@ impl Gateway {
                     Some(authorizer) => authorizer
                         .authorize_for(header, scopes, provider_arns)
                         .await
-                        .map_err(|denied| denied.to_string()),
-                    None => Err("no user pool is trusted".to_owned()),
+                        .map_err(|denied| (denied.message(), denied.to_string())),
+                    None => Err((Denied::UNAUTHORIZED, "no user pool is trusted".to_owned())),
                 };
                 match verdict {
                     Ok(claims) => Some(claims),
-                    Err(reason) => {
+                    Err((message, reason)) => {
                         self.notes.emit(LogLine::new(
                             "authorizer",
                             LogStream::Platform,
                             format!("{request_id} 401: {reason}"),
                         ));
-                        record.set("error.message", "Unauthorized");
+                        record.set("error.message", message);
                         return gateway_error(
                             StatusCode::UNAUTHORIZED,
-                            "Unauthorized",
+                            message,
                             "UnauthorizedException",
                         );
                     }
@@ -288,11 +341,17 @@ impl Gateway {
             }
         };
 
+        // `path` and `requestContext.path` as API Gateway makes them from the path sent.
         let mut event = ProxyRequest::new(&method, &self.template.stage, &api_path);
         event.resource = matched.resource.path.clone();
         event.path_parameters = matched.path_parameters.clone();
         event.query = parts.uri.query().map(decode_query).unwrap_or_default();
-        event.headers = forwarded_headers(&parts.headers, peer);
+        event.headers = event_headers(
+            &parts.headers,
+            parts.extensions.get::<SpelledHeaderNames>(),
+            peer,
+            parts.extensions.get::<LocalAddr>(),
+        );
         event.body = (!body.is_empty()).then(|| body.to_vec());
         event.source_ip = canonical(peer.ip()).to_string();
         event.claims = claims.as_ref().map(claims_as_strings);
@@ -360,19 +419,71 @@ impl Gateway {
     }
 }
 
-/// The request's headers as the function sees them, with the `X-Forwarded-*` headers API
-/// Gateway adds (set from the connection, never trusted from the client).
-fn forwarded_headers(headers: &HeaderMap, peer: SocketAddr) -> Vec<(String, String)> {
-    let mut forwarded: Vec<(String, String)> = headers
+/// Headers that describe one hop of the connection, not the request: API Gateway does not pass
+/// them on (recorded: no `Connection` or `Content-Length` in the events; the rest are RFC 9110's
+/// hop-by-hop headers).
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Names API Gateway spells its own way whatever the client sent (recorded: `authorization` and
+/// `aUThorization` arrive as `Authorization`, `user-agent` as `User-Agent`, the host as `Host`).
+const RESPELLED: [&str; 3] = ["Authorization", "Host", "User-Agent"];
+
+/// The request's headers as the function sees them: names as the client spelled them (but
+/// [`RESPELLED`]), hop-by-hop headers dropped, and the headers API Gateway adds, set from the
+/// connection and never trusted from the client: `X-Forwarded-For`, `-Port` (the port the client
+/// reached), `-Proto`, and an `X-Amzn-Trace-Id` unless the client sent one.
+fn event_headers(
+    headers: &HeaderMap,
+    spelled: Option<&SpelledHeaderNames>,
+    peer: SocketAddr,
+    local: Option<&LocalAddr>,
+) -> Vec<(String, String)> {
+    let spelling = |name: &HeaderName| -> String {
+        RESPELLED
+            .iter()
+            .find(|own| own.eq_ignore_ascii_case(name.as_str()))
+            .map(|own| (*own).to_owned())
+            .or_else(|| {
+                spelled
+                    .and_then(|s| s.spelling_of(name.as_str()))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| name.as_str().to_owned())
+    };
+    let mut event: Vec<(String, String)> = headers
         .iter()
-        .filter(|(name, _)| !name.as_str().starts_with("x-forwarded-"))
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        .filter(|(name, _)| {
+            !name.as_str().starts_with("x-forwarded-") && !HOP_BY_HOP.contains(&name.as_str())
         })
+        .filter_map(|(name, value)| Some((spelling(name), value.to_str().ok()?.to_owned())))
         .collect();
-    forwarded.push(("x-forwarded-for".into(), canonical(peer.ip()).to_string()));
-    forwarded.push(("x-forwarded-proto".into(), "http".into()));
-    forwarded
+    event.push(("X-Forwarded-For".into(), canonical(peer.ip()).to_string()));
+    if let Some(LocalAddr(local)) = local {
+        event.push(("X-Forwarded-Port".into(), local.port().to_string()));
+    }
+    event.push(("X-Forwarded-Proto".into(), "http".into()));
+    if !headers.contains_key("x-amzn-trace-id") {
+        event.push(("X-Amzn-Trace-Id".into(), trace_id()));
+    }
+    event
+}
+
+/// A new X-Ray trace id, `Root=1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`.
+fn trace_id() -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{:08x}-{}",
+        OffsetDateTime::now_utc().unix_timestamp(),
+        &random[..24]
+    )
 }
 
 fn to_http(proxied: ProxyResponse) -> Response<Body> {
@@ -429,17 +540,96 @@ mod tests {
     }
 
     #[test]
-    fn queries_are_decoded() {
+    fn queries_are_decoded_as_forms_are() {
         assert_eq!(
-            decode_query("name=C%23%20lang&limit=5&flag"),
+            decode_query("name=C%23%20lang&limit=5&flag&plus=a+b&encoded=a%2Bb"),
             [
                 ("name".into(), "C# lang".into()),
                 ("limit".into(), "5".into()),
-                ("flag".into(), String::new())
+                ("flag".into(), String::new()),
+                ("plus".into(), "a b".into()),
+                ("encoded".into(), "a+b".into()),
             ]
         );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(form_decode("100%"), "100%");
+        assert_eq!(form_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn an_authorization_header_is_read_as_a_signature() {
+        assert_eq!(
+            incomplete_signature("Bearer x", false).unwrap(),
+            "'x' not a valid key=value pair (missing equal-sign) in Authorization header: 'Bearer x'."
+        );
+        assert_eq!(
+            incomplete_signature("eyJ.e30.sig", false).unwrap(),
+            "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=eyJ.e30.sig"
+        );
+        assert_eq!(
+            incomplete_signature("AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host", true)
+                .unwrap(),
+            "Authorization header requires 'Signature' parameter. Authorization=AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host"
+        );
+        assert_eq!(
+            incomplete_signature(
+                "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=00",
+                true
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn event_headers_keep_the_spelling_sent_and_add_api_gateways_own() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("test-header", "aValUE"),
+            ("authorization", "t"),
+            ("connection", "keep-alive"),
+            ("content-length", "2"),
+            ("x-forwarded-for", "10.9.9.9"),
+            ("accept", "*/*"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let spelled = SpelledHeaderNames(
+            [
+                "tEsT-HEADeR",
+                "authorization",
+                "Connection",
+                "Content-Length",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        );
+        let peer: SocketAddr = "127.0.0.2:5000".parse().unwrap();
+        let local = LocalAddr("127.0.0.1:3000".parse().unwrap());
+        let event = event_headers(&headers, Some(&spelled), peer, Some(&local));
+        let names: Vec<&str> = event.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[..5],
+            [
+                "tEsT-HEADeR",
+                "Authorization",
+                "accept",
+                "X-Forwarded-For",
+                "X-Forwarded-Port"
+            ]
+        );
+        let value = |name: &str| {
+            event
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("X-Forwarded-For"), Some("127.0.0.2"));
+        assert_eq!(value("X-Forwarded-Port"), Some("3000"));
+        assert_eq!(value("X-Forwarded-Proto"), Some("http"));
+        let trace = value("X-Amzn-Trace-Id").unwrap();
+        assert!(trace.starts_with("Root=1-") && trace.len() == "Root=1-".len() + 8 + 1 + 24);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod access_log;
 pub mod bench;
 pub mod cognito;
 pub mod coldstart;
+pub mod connection;
 pub mod environment;
 pub mod gateway;
 pub mod local_stack;

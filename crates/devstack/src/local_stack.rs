@@ -14,6 +14,7 @@ use stack::{ApiTemplate, UserPool};
 use tokio::task::JoinHandle;
 
 use crate::cognito::{Authorizer, LocalIssuer, TrustedPool};
+use crate::connection::{ClientConnection, LocalAddr, RecordingListener};
 use crate::environment::FunctionConfig;
 use crate::gateway::{Gateway, WafGate};
 use crate::log::{LogLine, LogSink};
@@ -257,16 +258,22 @@ impl LocalStack {
         })?;
         let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
         let handler_gateway = Arc::clone(&gateway);
+        // The gateway gets what hyper drops: the header names as spelled and the port reached.
         let app = Router::new().fallback(
-            move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+            move |ConnectInfo(client): ConnectInfo<ClientConnection>, mut request: Request| {
                 let gateway = Arc::clone(&handler_gateway);
-                async move { gateway.handle(peer, request.map(Body::new)).await }
+                let extensions = request.extensions_mut();
+                extensions.insert(LocalAddr(client.local));
+                if let Some(names) = client.next_request_names() {
+                    extensions.insert(names);
+                }
+                async move { gateway.handle(client.peer, request.map(Body::new)).await }
             },
         );
         let mut server_stopped = stopped.clone();
         let server = tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            let _ = axum::serve(listener, service)
+            let service = app.into_make_service_with_connect_info::<ClientConnection>();
+            let _ = axum::serve(RecordingListener::new(listener), service)
                 .with_graceful_shutdown(async move {
                     let _ = server_stopped.wait_for(|stop| *stop).await;
                 })

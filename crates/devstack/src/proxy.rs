@@ -4,6 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
+use stack::matching::RequestPath;
 use time::OffsetDateTime;
 
 /// The account id AWS documentation uses in examples; events need one.
@@ -13,14 +14,20 @@ pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
 #[derive(Debug, Clone)]
 pub struct ProxyRequest {
     pub method: String,
-    /// The request path without the stage, as in the event's `path`.
+    /// The event's `path`: the request path without the stage, its leading slashes collapsed.
     pub path: String,
+    /// The request path after the stage exactly as sent; `requestContext.path` is the stage
+    /// followed by it (`/dev//x` keeps its doubled slash there, not in `path`).
+    pub sent_path: String,
     pub stage: String,
     /// The matched resource, such as `/{proxy+}` or `/api/v0/projects/{name}`.
     pub resource: String,
-    /// Values of the resource's path parameters (`proxy`, `name`), already decoded.
+    /// Values of the resource's path parameters (`proxy`, `name`) as sent, percent-encoding
+    /// included, as API Gateway passes them.
     pub path_parameters: Vec<(String, String)>,
+    /// Query parameters, decoded.
     pub query: Vec<(String, String)>,
+    /// Header names as the client spelled them.
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub source_ip: String,
@@ -31,18 +38,21 @@ pub struct ProxyRequest {
 }
 
 impl ProxyRequest {
-    /// A request for `path` under `stage`, matched by the catch-all `/{proxy+}` resource (or `/`).
+    /// A request for `path` (after the stage, as sent) under `stage`, matched by the catch-all
+    /// `/{proxy+}` resource (or `/`), with `path` and `proxy` as API Gateway makes them.
     pub fn new(method: &str, stage: &str, path: &str) -> ProxyRequest {
-        let (resource, path_parameters) = match path.strip_prefix('/') {
-            Some("") | None => ("/".to_owned(), Vec::new()),
-            Some(rest) => (
+        let sent = RequestPath::new(path);
+        let (resource, path_parameters) = match sent.proxy_value() {
+            None => ("/".to_owned(), Vec::new()),
+            Some(proxy) => (
                 "/{proxy+}".to_owned(),
-                vec![("proxy".to_owned(), rest.to_owned())],
+                vec![("proxy".to_owned(), proxy.to_owned())],
             ),
         };
         ProxyRequest {
             method: method.to_owned(),
-            path: path.to_owned(),
+            path: sent.event_path(),
+            sent_path: path.to_owned(),
             stage: stage.to_owned(),
             resource,
             path_parameters,
@@ -103,7 +113,7 @@ impl ProxyRequest {
             "resourceId": "local",
             "resourcePath": self.resource,
             "httpMethod": self.method,
-            "path": format!("/{}{}", self.stage, self.path),
+            "path": format!("/{}{}", self.stage, self.sent_path),
             "stage": self.stage,
             "requestId": self.request_id,
             "extendedRequestId": self.request_id,
@@ -304,6 +314,14 @@ mod tests {
         assert!(event["requestContext"].get("authorizer").is_none());
         let time = event["requestContext"]["requestTime"].as_str().unwrap();
         assert_eq!(time.len(), "28/Nov/2026:01:02:03 +0000".len(), "{time}");
+    }
+
+    #[test]
+    fn paths_are_as_api_gateway_makes_them() {
+        let event = ProxyRequest::new("GET", "dev", "//a//b%2Fc/").to_event();
+        assert_eq!(event["path"], "/a//b%2Fc/");
+        assert_eq!(event["pathParameters"]["proxy"], "a//b%2Fc");
+        assert_eq!(event["requestContext"]["path"], "/dev//a//b%2Fc/");
     }
 
     #[test]

@@ -338,6 +338,8 @@ mod cognito {
             .await
             .unwrap_err();
         assert!(matches!(denied, Denied::Expired { .. }), "{denied}");
+        assert_eq!(denied.message(), "The incoming token has expired");
+        assert_eq!(Denied::MissingToken.message(), "Unauthorized");
     }
 
     #[tokio::test]

@@ -130,8 +130,8 @@ pub enum AuthorizerError {
     HttpClient(#[source] reqwest::Error),
 }
 
-/// Why a token was refused. Meant for logs: the caller answers 401 [`Denied::BODY`] whatever the
-/// reason, as API Gateway does.
+/// Why a token was refused. Meant for logs: the caller answers 401 with [`Denied::message`], which
+/// is [`Denied::UNAUTHORIZED`] for every reason but an expired token, as API Gateway does.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Denied {
     #[error("no Authorization header")]
@@ -177,8 +177,22 @@ pub enum Denied {
 impl Denied {
     /// The status API Gateway answers with.
     pub const STATUS: u16 = 401;
-    /// The body API Gateway answers with.
+    /// The body API Gateway answers with, but for an expired token.
     pub const BODY: &'static str = r#"{"message":"Unauthorized"}"#;
+    /// API Gateway's message for a refused token.
+    pub const UNAUTHORIZED: &'static str = "Unauthorized";
+    /// API Gateway's message for an expired token (recorded: aws-amplify/amplify-js#6060).
+    pub const EXPIRED: &'static str = "The incoming token has expired";
+
+    /// The message API Gateway answers with. Only expiry has its own: a wrong signature, issuer,
+    /// audience or token use all get [`Denied::UNAUTHORIZED`] (what AWS says for a wrong `aud` or
+    /// `iss` is not recorded; the generic message tells an attacker the least).
+    pub fn message(&self) -> &'static str {
+        match self {
+            Denied::Expired { .. } => Self::EXPIRED,
+            _ => Self::UNAUTHORIZED,
+        }
+    }
 }
 
 /// API Gateway's COGNITO_USER_POOLS authorizer: accepts a token only from one of its pools.
