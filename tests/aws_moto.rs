@@ -13,32 +13,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::SdkConfig;
-use aws_sdk_lambda::config::{Credentials, Region, SharedCredentialsProvider};
-use aws_session::Session;
 use deployer::{DeployRequest, Deployed, Deployer, Destroyed, TerminalProgress};
 use e2e::moto::Moto;
 use packaging::{Pattern, Workspace, functions_of};
 use stack::{Deployment, EnvConfig};
 
 const REGION: &str = "eu-west-1";
-
-fn session(moto: &Moto) -> Session {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(moto.url())
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "moto",
-        )))
-        .build();
-    Session {
-        config,
-        region: REGION.into(),
-        endpoint: Some(moto.url()),
-    }
-}
 
 /// The dev environment's deployment of `pattern`, rendered, with its packages for this machine's
 /// architecture (the ones `cargo xtask test` built), as `cargo xtask deploy --target aws` does.
@@ -122,7 +102,7 @@ async fn methods(apigw: &aws_sdk_apigateway::Client) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_fat_again_then_lith_then_destroy_in_one_stack() {
     let moto = Moto::start().await;
-    let session = session(&moto);
+    let session = moto.session(REGION);
     let deployer = Deployer::new(session.clone()).poll_every(Duration::from_millis(50));
     let lambda = aws_sdk_lambda::Client::new(&session.config);
     let apigw = aws_sdk_apigateway::Client::new(&session.config);
@@ -141,6 +121,7 @@ async fn deploy_fat_again_then_lith_then_destroy_in_one_stack() {
         "{url}"
     );
     let fat_functions: BTreeSet<String> = [
+        "catalog-dev-janitor",
         "catalog-dev-meta",
         "catalog-dev-projects",
         "catalog-dev-technologies",
@@ -218,7 +199,10 @@ async fn deploy_fat_again_then_lith_then_destroy_in_one_stack() {
     assert_eq!(lith.architecture.as_deref(), Some(native.as_str()));
     assert_eq!(
         function_names(&lambda).await,
-        BTreeSet::from(["catalog-dev-lith".to_owned()])
+        BTreeSet::from([
+            "catalog-dev-janitor".to_owned(),
+            "catalog-dev-lith".to_owned()
+        ])
     );
     let lith_methods = methods(&apigw).await;
     assert!(lith_methods.contains("DELETE /api/v0/projects/{name} -> COGNITO_USER_POOLS"));

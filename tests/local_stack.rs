@@ -839,3 +839,42 @@ async fn pools_the_authorizer_does_not_list_are_refused() {
     assert_eq!(stack.names("projects").await, ["Listed"]);
     stack.stop().await;
 }
+
+/// The allow-list janitor runs inside the local stack on its own timer, as the scheduled
+/// function does in AWS: an expired entry leaves the IP set files with no command run.
+#[tokio::test]
+async fn the_local_janitor_flushes_expired_entries_without_a_command() {
+    let mut options = StackOptions::new(Pattern::Lith);
+    options.janitor_period = Some(Duration::from_millis(200));
+    let stack = TestStack::start_with(options).await;
+    let backend =
+        waf::LocalBackend::new(stack.state_dir(), waf::IpSetNames::for_env("dev").unwrap());
+    let short: waf::Cidr = "127.0.0.9".parse().unwrap();
+    waf::AllowListBackend::allow(
+        &backend,
+        &[short],
+        Some(Duration::from_secs(1)),
+        Some("short"),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = waf::AllowListBackend::list(&backend).await.unwrap();
+        if !list.entries().any(|e| e.cidr == short) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired entry is still in the IP set files"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // 127.0.0.1, allowed for the whole test, stays.
+    let list = waf::AllowListBackend::list(&backend).await.unwrap();
+    assert!(list.entries().any(|e| e.cidr.to_string() == "127.0.0.1/32"));
+    let log = std::fs::read_to_string(stack.state_dir().join("logs/janitor.log")).unwrap();
+    assert!(log.contains("127.0.0.9/32"), "{log}");
+    stack.stop().await;
+}

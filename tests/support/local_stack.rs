@@ -162,6 +162,8 @@ pub struct StackOptions {
     pub user_pools: Option<Vec<UserPool>>,
     /// Whose keys the authorizer trusts; local issuers (keys in the state directory) by default.
     pub trust: KeyTrust,
+    /// How often the local allow-list janitor runs; never by default.
+    pub janitor_period: Option<std::time::Duration>,
 }
 
 impl StackOptions {
@@ -175,6 +177,7 @@ impl StackOptions {
             allow_localhost: true,
             user_pools: None,
             trust: KeyTrust::Local,
+            janitor_period: None,
         }
     }
 
@@ -295,6 +298,7 @@ impl TestStack {
         if let Some(limit) = options.concurrency_limit {
             stack_config.concurrency_limit = limit;
         }
+        stack_config.janitor_period = options.janitor_period;
         let stack = LocalStack::start(stack_config)
             .await
             .unwrap_or_else(|e| panic!("starting the local stack: {e}"));

@@ -138,6 +138,12 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// An AWS session that sends everything to this moto, in `region`, with dummy credentials
+    /// (moto does not check them), as `AWS_ENDPOINT_URL` would.
+    pub fn session(&self, region: &str) -> aws_session::Session {
+        aws_session::Session::for_endpoint(&self.url(), region, "testing", "testing")
+    }
+
     /// One Cognito Identity Provider call, as the AWS SDK makes it (moto does not check the
     /// signature; the credential scope's region becomes the pool's region).
     pub async fn call(&self, action: &str, body: Value) -> Value {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use packaging::{Architecture, Artifact, Pattern, Tool, Workspace};
+use packaging::{Architecture, Artifact, Function, Pattern, Tool, Workspace};
 use stack::EnvConfig;
 
 use crate::{tools, ui};
@@ -31,20 +31,23 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         Some(architecture) => architecture,
         None => EnvConfig::load(&workspace.deploy_dir(), &args.env)?.architecture,
     };
-    let artifacts = build(workspace, &args.patterns, architecture)?;
+    let artifacts = build(
+        workspace,
+        &packaging::functions_of(&args.patterns),
+        architecture,
+    )?;
     print_artifacts(workspace, &artifacts);
     ui::next("cargo xtask deploy --pattern lith   (or: cargo xtask test)");
     Ok(())
 }
 
-/// Builds and packages the functions of `patterns` for `architecture`, first installing what a
-/// cross build needs (cargo-lambda, the Rust target) when it is not this machine's.
+/// Builds and packages `functions` for `architecture`, first installing what a cross build
+/// needs (cargo-lambda, the Rust target) when it is not this machine's.
 pub fn build(
     workspace: &Workspace,
-    patterns: &[Pattern],
+    functions: &[Function],
     architecture: Architecture,
 ) -> Result<Vec<Artifact>> {
-    let functions = packaging::functions_of(patterns);
     let build_tools = tools::cross_build_tools(workspace, architecture)?;
     let names: Vec<&str> = functions.iter().map(|function| function.name()).collect();
     let how = if packaging::needs_cross_build(architecture) {
@@ -59,7 +62,7 @@ pub fn build(
     ));
     let artifacts = packaging::build(
         workspace,
-        &functions,
+        functions,
         architecture,
         &build_tools,
         &ui::command,
@@ -71,9 +74,9 @@ pub fn build(
     Ok(artifacts)
 }
 
-/// What the local stack runs: this machine's build of `patterns`, and the `devstack` binary.
-/// An environment for another architecture is still run locally with the native build, and
-/// this says so.
+/// What the local stack runs: this machine's build of the functions that serve `patterns`' routes
+/// (the janitor runs inside the local stack), and the `devstack` binary. An environment for
+/// another architecture is still run locally with the native build, and this says so.
 pub fn build_for_local_stack(
     workspace: &Workspace,
     patterns: &[Pattern],
@@ -88,7 +91,7 @@ pub fn build_for_local_stack(
             native.as_str()
         ));
     }
-    let artifacts = build(workspace, patterns, native)?;
+    let artifacts = build(workspace, &packaging::route_functions_of(patterns), native)?;
     let tools = build_tools(workspace, &[DEVSTACK])?;
     let devstack = tools
         .get(DEVSTACK.1)

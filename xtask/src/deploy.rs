@@ -161,7 +161,11 @@ fn to_aws(workspace: &Workspace, args: &Args) -> Result<()> {
         session.destination()
     ));
 
-    let artifacts = build::build(workspace, &[pattern], config.architecture)?;
+    let artifacts = build::build(
+        workspace,
+        &packaging::functions_of(&[pattern]),
+        config.architecture,
+    )?;
     build::print_artifacts(workspace, &artifacts);
     let deployment = Deployment::new(pattern, env, config);
     let template = stack::render(&deployment)
@@ -192,13 +196,9 @@ fn print_next_steps(deployment: &Deployment, url: Option<&str>) {
     if let Some(url) = url {
         ui::note(format_args!("curl {url}/api/v0"));
     }
-    let names = deployment
-        .ip_set_names()
-        .map(|names| format!("{} / {}", names.v4(), names.v6()))
-        .unwrap_or_default();
     ui::note(format_args!(
-        "the WAF blocks every address until it is allowed: add yours to the IP set {names} \
-         (AWS console: WAF & Shield > IP sets, or `aws wafv2 update-ip-set`)"
+        "the WAF blocks every address until it is allowed: cargo xtask ip allow --me --target aws \
+         --env {env}"
     ));
     if let Some(pool) = deployment.config.user_pools.first() {
         ui::note(format_args!(

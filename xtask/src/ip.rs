@@ -1,18 +1,25 @@
 //! `cargo xtask ip allow|revoke|list|flush`: the WAF IP allow-list of an environment.
 //!
-//! Every subcommand talks only to a [`waf::AllowListBackend`]; `--target` picks the backend, and
-//! that choice (in [`backend`]) is the only code here that differs between targets.
+//! Every subcommand talks only to a [`waf::AllowListBackend`]; `--target` picks the backend (the
+//! local stack's files, or AWS WAF through `waf-aws`), and that choice (in [`backend`]) is the
+//! only code here that differs between targets.
 
 use std::fmt;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use std::net::IpAddr;
+
+use anyhow::{Context, Result, bail};
+use deployer::Deployer;
+use packaging::Workspace;
+use stack::EnvConfig;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 use waf::{AllowListBackend, Allowed, Cidr, Entry, IpSetNames, LocalBackend, Revoked};
+use waf_aws::{AwsBackend, IpSetRef};
 
+use crate::aws::{self, AwsArgs};
 use crate::ui;
-use packaging::Workspace;
 
 /// The TTL `allow` uses when none is given: a working day, so forgotten entries go away.
 const DEFAULT_TTL: &str = "12h";
@@ -24,17 +31,31 @@ pub struct Args {
     /// Environment whose allow-list to use; its IP sets are catalog-<ENV>-allow-v4 and -v6
     #[arg(long, global = true, default_value = "dev")]
     env: String,
-    /// Where the allow-list lives (`aws`, the IP sets in AWS WAF, comes with the AWS deployment)
+    /// Where the allow-list lives
     #[arg(long, global = true, value_enum, default_value_t = Target::Local)]
     target: Target,
+    /// With --target aws: an IPv4 IP set made outside the stack (name or ARN) instead of the
+    /// deployed stack's
+    #[arg(long, global = true, value_name = "NAME|ARN", requires = "ipv6_set")]
+    ipv4_set: Option<String>,
+    /// With --target aws: the IPv6 IP set to use with --ipv4-set
+    #[arg(long, global = true, value_name = "NAME|ARN", requires = "ipv4_set")]
+    ipv6_set: Option<String>,
+    /// With --ipv4-set/--ipv6-set: the DynamoDB table that keeps their entries' expiries, notes
+    /// and authors (without one, nothing but the addresses is kept)
+    #[arg(long, global = true, value_name = "TABLE", requires = "ipv4_set")]
+    table: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
 }
 
-/// Where the allow-list lives. `aws` (the web ACL's IP sets in AWS WAF) comes with the AWS
-/// deployment.
+/// Where the allow-list lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Target {
     /// The local stack's WAF: JSON files in .devstack/waf, which its gateway reads on every request
     Local,
+    /// The deployed stack's IP sets in AWS WAF, with their entries' table
+    Aws,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -42,8 +63,18 @@ enum IpCommand {
     /// Let addresses or ranges through the WAF, for a while (--ttl) or for good (--ttl never)
     Allow {
         /// Addresses (203.0.113.7, 2001:db8::7) or ranges (203.0.113.0/24, 2001:db8::/32)
-        #[arg(required = true, value_name = "CIDR")]
+        #[arg(required_unless_present = "me", value_name = "CIDR")]
         cidrs: Vec<Cidr>,
+        /// Also allow this machine's public address, as the echo service sees it
+        #[arg(long)]
+        me: bool,
+        /// The service that tells --me the public address: it answers GET with the address alone
+        #[arg(
+            long,
+            value_name = "URL",
+            default_value = "https://checkip.amazonaws.com"
+        )]
+        echo_url: String,
         /// How long they stay allowed: 30m, 12h, 7d or never; allowing again restarts the clock
         #[arg(long, default_value = DEFAULT_TTL, value_parser = parse_ttl)]
         ttl: Ttl,
@@ -56,24 +87,77 @@ enum IpCommand {
         #[arg(required = true, value_name = "CIDR")]
         cidrs: Vec<Cidr>,
     },
-    /// Show each allowed CIDR, its IP version, when it expires and its note
+    /// Show each allowed CIDR, who added it and when, when it expires, its note; and the
+    /// addresses added outside this tool (unmanaged)
     List,
-    /// Remove the entries that have expired
-    Flush,
+    /// Remove the entries that have expired (unmanaged addresses stay)
+    Flush {
+        /// Also remove every unmanaged address (added outside this tool)
+        #[arg(long, conflicts_with = "all")]
+        unmanaged: bool,
+        /// Remove everything: every entry, expired or not, and every unmanaged address
+        #[arg(long)]
+        all: bool,
+    },
 }
 
-pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
-    let names = IpSetNames::for_env(&args.env)?;
-    let backend = backend(workspace, args.target, names);
-    // The local backend never waits; the AWS SDK will need a real runtime, so it is one already.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
+pub fn run(workspace: &Workspace, mut args: Args) -> Result<()> {
+    let runtime = aws::runtime()?;
+    let backend = backend(workspace, &args, &runtime)?;
+    if let IpCommand::Allow {
+        cidrs,
+        me: true,
+        echo_url,
+        ..
+    } = &mut args.command
+    {
+        let mine = runtime.block_on(public_address(echo_url))?;
+        ui::step(format_args!(
+            "your public address, as {echo_url} sees it: {mine}"
+        ));
+        cidrs.push(mine);
+    }
     let now = OffsetDateTime::now_utc();
     let next = runtime.block_on(execute(backend.as_ref(), &args.env, args.command, now))?;
-    ui::next(&next_command(&args.env, args.target, &next));
+    let mut next = next_command(&args.env, args.target, &next);
+    // Sets named on the command line are named again in the next command.
+    for (flag, value) in [
+        ("--ipv4-set", &args.ipv4_set),
+        ("--ipv6-set", &args.ipv6_set),
+        ("--table", &args.table),
+    ] {
+        if let Some(value) = value {
+            next.push_str(&format!(" {flag} {value}"));
+        }
+    }
+    ui::next(&next);
     Ok(())
+}
+
+/// This machine's public address, as `echo_url` sees it (a checkip-style service that answers
+/// with the address alone), as a single-address CIDR (an IPv4-mapped IPv6 answer as IPv4).
+async fn public_address(echo_url: &str) -> Result<Cidr> {
+    let fail = |why: String| {
+        anyhow::anyhow!(
+            "could not learn your public address from {echo_url}: {why}; give it yourself \
+             (cargo xtask ip allow 203.0.113.7 ...), or another service with --echo-url"
+        )
+    };
+    let response = reqwest::Client::new()
+        .get(echo_url)
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(fail(format!("it answered {}", response.status())));
+    }
+    let body = response.text().await.map_err(|e| fail(e.to_string()))?;
+    let ip: IpAddr = body
+        .trim()
+        .parse()
+        .map_err(|_| fail(format!("its answer {:?} is not an IP address", body.trim())))?;
+    Ok(Cidr::host(ip))
 }
 
 /// On a stack's first start (no allow-list yet), lets the caller's loopback addresses in for the
@@ -103,11 +187,84 @@ pub fn allow_loopback_on_first_start(workspace: &Workspace, env: &str) -> Result
 }
 
 /// The only target-specific code: which backend holds the allow-list.
-fn backend(workspace: &Workspace, target: Target, names: IpSetNames) -> Box<dyn AllowListBackend> {
-    match target {
+fn backend(
+    workspace: &Workspace,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Box<dyn AllowListBackend>> {
+    if args.target == Target::Local {
+        if args.ipv4_set.is_some() {
+            bail!("--ipv4-set, --ipv6-set and --table name IP sets in AWS: add --target aws");
+        }
         // `.devstack`, where the local stack reads the same files through `waf::LocalAllowList`.
-        Target::Local => Box::new(LocalBackend::new(workspace.devstack_dir(), names)),
+        let names = IpSetNames::for_env(&args.env)?;
+        return Ok(Box::new(LocalBackend::new(workspace.devstack_dir(), names)));
     }
+    let config = EnvConfig::load(&workspace.deploy_dir(), &args.env)?;
+    let session = args.aws.connect(runtime, &config)?;
+    runtime.block_on(async {
+        let caller = session.caller().await?;
+        let wafv2 = waf_aws::WafClient::new(&session.config);
+        let (v4, v6, table) = match (&args.ipv4_set, &args.ipv6_set) {
+            (Some(v4), Some(v6)) => (
+                IpSetRef::find(&wafv2, v4).await?,
+                IpSetRef::find(&wafv2, v6).await?,
+                args.table.clone(),
+            ),
+            _ => deployed_sets(&session, &args.env).await?,
+        };
+        let backend = AwsBackend::new(&session, v4, v6, table)?.with_caller(caller.arn);
+        if !backend.keeps_entries() {
+            ui::note(
+                "these IP sets have no entries table (--table): AWS WAF keeps only addresses, so \
+                 expiries, notes and authors are not kept; entries stay until revoked, and every \
+                 address lists as unmanaged",
+            );
+        }
+        Ok(Box::new(backend) as Box<dyn AllowListBackend>)
+    })
+}
+
+/// The IP sets and entries' table of the environment's deployed stack, from its outputs.
+async fn deployed_sets(
+    session: &aws_session::Session,
+    env: &str,
+) -> Result<(IpSetRef, IpSetRef, Option<String>)> {
+    let stack_name = stack::stack_name(env);
+    let summary = Deployer::new(session.clone())
+        .status(&stack_name)
+        .await?
+        .with_context(|| {
+            format!(
+                "there is no stack {stack_name} in {}: deploy it first (cargo xtask deploy \
+                 --target aws --env {env}), or name IP sets made elsewhere with --ipv4-set and \
+                 --ipv6-set",
+                session.destination()
+            )
+        })?;
+    let output = |key: &str| {
+        summary
+            .outputs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .with_context(|| {
+                format!(
+                    "stack {stack_name} has no output {key}: it was deployed by an older version; \
+                     deploy it again (cargo xtask deploy --target aws --env {env})"
+                )
+            })
+    };
+    let set = |key: &str| -> Result<IpSetRef> {
+        let arn = output(key)?;
+        IpSetRef::from_arn(&arn)
+            .with_context(|| format!("output {key} {arn:?} is not an IP set ARN"))
+    };
+    Ok((
+        set("IpSetV4Arn")?,
+        set("IpSetV6Arn")?,
+        Some(output("AllowListTable")?),
+    ))
 }
 
 /// Runs one subcommand and returns the `cargo xtask ip` subcommand to suggest next.
@@ -119,13 +276,22 @@ async fn execute(
 ) -> Result<String> {
     let place = format!("the {env} allow-list ({})", backend.location());
     match command {
-        IpCommand::Allow { cidrs, ttl, note } => {
+        IpCommand::Allow {
+            cidrs, ttl, note, ..
+        } => {
             ui::step(format_args!("allowing {} in {place}", count(cidrs.len())));
             let allowed = backend
                 .allow(&cidrs, ttl.duration(), note.as_deref(), now)
                 .await?;
             for allowed in &allowed {
-                ui::note(allowed_line(allowed, ttl, now));
+                if backend.keeps_entries() {
+                    ui::note(allowed_line(allowed, ttl, now));
+                } else {
+                    ui::note(format_args!(
+                        "allowed {} (no expiry or note kept: the sets have no entries table)",
+                        allowed.entry.cidr
+                    ));
+                }
             }
             Ok("list".into())
         }
@@ -135,6 +301,9 @@ async fn execute(
             for revoked in &revoked {
                 ui::note(match revoked {
                     Revoked::Removed(entry) => format!("revoked {}", entry.cidr),
+                    Revoked::RemovedUnmanaged(cidr) => {
+                        format!("revoked {cidr} (it had been added outside this tool)")
+                    }
                     Revoked::NotFound(cidr) => {
                         format!("{cidr} was not in the allow-list: nothing to revoke")
                     }
@@ -155,43 +324,92 @@ async fn execute(
         IpCommand::List => {
             let list = backend.list().await?;
             let expired = list.expired(now).count();
+            let unmanaged = list.unmanaged().count();
             ui::step(format_args!(
-                "{place}: {}{}",
+                "{place}: {}{}{}",
                 count_entries(list.len()),
                 if expired > 0 {
                     format!(", {expired} expired")
                 } else {
                     String::new()
+                },
+                if unmanaged > 0 {
+                    format!(", {unmanaged} unmanaged (added outside this tool)")
+                } else {
+                    String::new()
                 }
             ));
-            if list.is_empty() {
+            if list.is_empty() && unmanaged == 0 {
                 ui::note("empty: the WAF blocks every request");
                 return Ok("allow 127.0.0.1".into());
             }
-            let mut table = ui::Table::new(["cidr", "version", "expires", "note"]);
+            let mut table =
+                ui::Table::new(["cidr", "version", "added by", "added at", "expires", "note"]);
             for entry in list.entries() {
                 table.row([
                     entry.cidr.to_string(),
                     entry.cidr.version().to_string(),
+                    entry.added_by.clone().unwrap_or_else(|| "-".into()),
+                    absolute(entry.added_at),
                     expires_cell(entry, now),
                     entry.note.clone().unwrap_or_default(),
+                ]);
+            }
+            for cidr in list.unmanaged() {
+                table.row([
+                    cidr.to_string(),
+                    cidr.version().to_string(),
+                    "unmanaged".into(),
+                    "-".into(),
+                    "never (no entry: added outside this tool)".into(),
+                    String::new(),
                 ]);
             }
             table.print();
             Ok(if expired > 0 { "flush" } else { "allow <CIDR>" }.into())
         }
-        IpCommand::Flush => {
-            ui::step(format_args!("removing expired entries from {place}"));
+        IpCommand::Flush { unmanaged, all } => {
+            ui::step(format_args!(
+                "removing {} from {place}",
+                match (unmanaged, all) {
+                    (_, true) => "every entry and every unmanaged address",
+                    (true, _) => "expired entries and unmanaged addresses",
+                    _ => "expired entries",
+                }
+            ));
             let flushed = backend.flush_expired(now).await?;
-            if flushed.is_empty() {
-                ui::note("nothing had expired");
-            }
             for entry in &flushed {
                 ui::note(format_args!(
                     "removed {} ({})",
                     entry.cidr,
                     expires_cell(entry, now)
                 ));
+            }
+            if all {
+                let everything: Vec<Cidr> =
+                    backend.list().await?.entries().map(|e| e.cidr).collect();
+                for revoked in backend.revoke(&everything).await? {
+                    if let Revoked::Removed(entry) = revoked {
+                        ui::note(format_args!("removed {}", entry.cidr));
+                    }
+                }
+            }
+            if unmanaged || all {
+                for cidr in backend.flush_unmanaged().await? {
+                    ui::note(format_args!("removed {cidr} (unmanaged)"));
+                }
+            } else {
+                let kept = backend.list().await?.unmanaged().count();
+                if kept > 0 {
+                    ui::note(format_args!(
+                        "kept {kept} unmanaged address{} (added outside this tool; --unmanaged \
+                         removes them)",
+                        if kept == 1 { "" } else { "es" }
+                    ));
+                }
+            }
+            if flushed.is_empty() && !unmanaged && !all {
+                ui::note("nothing had expired");
             }
             Ok("list".into())
         }
@@ -420,7 +638,10 @@ mod tests {
         let args = parse(&["allow", "127.0.0.2", "10.0.0.0/8", "--note", "laptop"]).unwrap();
         assert_eq!(args.env, "dev");
         assert_eq!(args.target, Target::Local);
-        let IpCommand::Allow { cidrs, ttl, note } = args.command else {
+        let IpCommand::Allow {
+            cidrs, ttl, note, ..
+        } = args.command
+        else {
             panic!("not allow")
         };
         assert_eq!(cidrs, [cidr("127.0.0.2"), cidr("10.0.0.0/8")]);
@@ -454,8 +675,14 @@ mod tests {
         assert!(error.contains("does not end in m, h or d"), "{error}");
         assert!(parse(&["allow"]).is_err(), "a CIDR is required");
         assert!(parse(&["revoke"]).is_err(), "a CIDR is required");
-        let error = parse(&["list", "--target", "aws"]).unwrap_err().to_string();
-        assert!(error.contains("possible values: local"), "{error}");
+        let error = parse(&["list", "--target", "gcp"]).unwrap_err().to_string();
+        assert!(error.contains("possible values: local, aws"), "{error}");
+        assert!(
+            parse(&["list", "--target", "aws", "--ipv4-set", "a"]).is_err(),
+            "both sets"
+        );
+        let args = parse(&["allow", "--me", "--target", "aws"]).unwrap();
+        assert!(matches!(args.command, IpCommand::Allow { me: true, .. }));
     }
 
     #[test]
@@ -487,6 +714,7 @@ mod tests {
             added_at: NOW,
             expires_at: Some(datetime!(2026-11-28 14:00 UTC)),
             note: None,
+            added_by: None,
         };
         let ttl = parse_ttl("12h").unwrap();
         let added = Allowed {
@@ -548,6 +776,41 @@ mod tests {
         assert!(covers(cidr("10.0.0.0/8"), cidr("10.1.2.3")));
         assert!(!covers(cidr("10.1.2.3"), cidr("10.1.2.3")));
         assert!(!covers(cidr("10.1.2.3"), cidr("10.0.0.0/8")));
+    }
+
+    #[tokio::test]
+    async fn me_is_the_address_the_echo_service_sees() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let echo = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("203.0.113.9\n"))
+            .up_to_n_times(1)
+            .mount(&echo)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("::ffff:198.51.100.4"))
+            .up_to_n_times(1)
+            .mount(&echo)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<html>busy</html>"))
+            .mount(&echo)
+            .await;
+        assert_eq!(
+            public_address(&echo.uri()).await.unwrap(),
+            cidr("203.0.113.9")
+        );
+        // An IPv4 client seen through a dual-stack socket is written as IPv4.
+        assert_eq!(
+            public_address(&echo.uri()).await.unwrap(),
+            cidr("198.51.100.4")
+        );
+        let error = public_address(&echo.uri()).await.unwrap_err().to_string();
+        assert!(
+            error.contains("is not an IP address") && error.contains("--echo-url"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

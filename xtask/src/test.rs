@@ -50,7 +50,8 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     ui::step("[2/3] building the Lambda packages of both architectures for the end-to-end tests");
     let mut artifacts = Vec::new();
     for architecture in Architecture::ALL {
-        artifacts.extend(build::build(workspace, &Pattern::ALL, architecture)?);
+        let functions = packaging::functions_of(&Pattern::ALL);
+        artifacts.extend(build::build(workspace, &functions, architecture)?);
     }
     build::print_artifacts(workspace, &artifacts);
 

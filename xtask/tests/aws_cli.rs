@@ -120,3 +120,36 @@ async fn a_missing_cross_build_tool_stops_it_with_the_command_to_run() {
     );
     assert_nothing_sent(&aws).await;
 }
+
+#[tokio::test]
+async fn a_bad_address_is_named_and_no_ip_set_is_touched() {
+    let aws = MockServer::start().await;
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let output = xtask(
+        &[
+            "ip",
+            "allow",
+            "300.1.2.3",
+            "--ttl",
+            "1h",
+            "--note",
+            "demo",
+            "--target",
+            "aws",
+            "--ipv4-set",
+            "S4",
+            "--ipv6-set",
+            "S6",
+        ],
+        &credentials,
+        &aws,
+        "/usr/bin:/bin",
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("300.1.2.3"), "{message}");
+    assert_nothing_sent(&aws).await;
+}

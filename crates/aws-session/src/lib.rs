@@ -102,6 +102,26 @@ pub async fn connect(settings: &Settings) -> Result<Session, SessionError> {
 }
 
 impl Session {
+    /// A session with fixed credentials that sends every request to `endpoint`: for emulators
+    /// (moto, LocalStack) and tests, where no credential chain applies. Retries are AWS's
+    /// standard ones.
+    pub fn for_endpoint(endpoint: &str, region: &str, key_id: &str, secret: &str) -> Session {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                aws_sdk_sts::config::Credentials::new(key_id, secret, None, None, "fixed"),
+            ))
+            .retry_config(RetryConfig::standard())
+            .build();
+        Session {
+            config,
+            region: region.to_owned(),
+            endpoint: Some(endpoint.to_owned()),
+        }
+    }
+
     /// The account and principal the credentials belong to (`sts:GetCallerIdentity`, which
     /// every principal may call).
     pub async fn caller(&self) -> Result<Caller, SessionError> {

@@ -203,8 +203,7 @@ impl Deployer {
         let architecture = request.deployment.config.architecture;
         request
             .deployment
-            .functions
-            .iter()
+            .all_functions()
             .map(|function| {
                 let artifact = request
                     .artifacts

@@ -581,6 +581,11 @@ async fn a_package_already_in_the_bucket_is_not_uploaded_again() {
         .expect(0)
         .mount(&server)
         .await;
+    object("HEAD", &fixture.janitor_key())
+        .respond_with(object_present())
+        .expect(1)
+        .mount(&server)
+        .await;
     object("HEAD", &fixture.template_key())
         .respond_with(object_absent())
         .expect(1)
@@ -649,6 +654,7 @@ async fn a_package_already_in_the_bucket_is_not_uploaded_again() {
     );
     let parameters = members(&create, "Parameters", "ParameterKey", "ParameterValue");
     assert_eq!(parameters["LithCodeKey"], fixture.package_key());
+    assert_eq!(parameters["JanitorCodeKey"], fixture.janitor_key());
     assert_eq!(parameters["ArtifactBucket"], BUCKET);
 }
 

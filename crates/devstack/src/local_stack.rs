@@ -17,7 +17,7 @@ use crate::cognito::{Authorizer, LocalIssuer, TrustedPool};
 use crate::connection::{ClientConnection, LocalAddr, RecordingListener};
 use crate::environment::FunctionConfig;
 use crate::gateway::{Gateway, WafGate};
-use crate::log::{LogLine, LogSink};
+use crate::log::{LogLine, LogSink, LogStream};
 use crate::pool::FunctionPool;
 
 /// Whose keys the authorizer trusts for each configured pool.
@@ -50,6 +50,9 @@ pub struct LocalStackConfig {
     pub function_env: BTreeMap<String, String>,
     /// Also print function, platform and access log lines on stdout.
     pub console: bool,
+    /// How often the allow-list janitor flushes expired entries from the WAF's IP sets, as the
+    /// template's schedule says for AWS (see [`stack::janitor_period`]); `None`: never.
+    pub janitor_period: Option<Duration>,
 }
 
 impl LocalStackConfig {
@@ -72,6 +75,7 @@ impl LocalStackConfig {
             idle_timeout: Duration::from_secs(300),
             function_env: BTreeMap::new(),
             console: false,
+            janitor_period: None,
         }
     }
 }
@@ -110,6 +114,45 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Stack
     }
 }
 
+/// The local allow-list janitor: every `period`, the same [`waf::janitor`] the AWS function runs,
+/// on the local IP set files (the gateway already blocks expired entries; this removes them, as
+/// AWS WAF needs). Each run that flushed something leaves a line in `janitor.log`.
+fn spawn_janitor(
+    state_dir: PathBuf,
+    names: waf::IpSetNames,
+    period: Duration,
+    log: LogSink,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.changed() => break,
+            }
+            let (dir, names) = (state_dir.clone(), names.clone());
+            // The local backend does blocking file I/O (and may wait for a writer's lock).
+            let swept = tokio::task::spawn_blocking(move || {
+                let backend = waf::LocalBackend::new(dir, names);
+                tokio::runtime::Handle::current()
+                    .block_on(waf::janitor(&backend, time::OffsetDateTime::now_utc()))
+            })
+            .await;
+            let text = match swept {
+                Ok(Ok(flushed)) if flushed.is_empty() => continue,
+                Ok(Ok(flushed)) => {
+                    let cidrs: Vec<String> = flushed.iter().map(|e| e.cidr.to_string()).collect();
+                    format!("flushed expired allow-list entries: {}", cidrs.join(", "))
+                }
+                Ok(Err(error)) => format!("the allow-list janitor failed: {error}"),
+                Err(error) => format!("the allow-list janitor stopped: {error}"),
+            };
+            log.emit(LogLine::new("janitor", LogStream::Platform, text));
+        }
+    })
+}
+
 /// A running local stack; [`LocalStack::stop`] ends it and every function process.
 pub struct LocalStack {
     addr: SocketAddr,
@@ -117,6 +160,7 @@ pub struct LocalStack {
     shutdown: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<()>,
     reaper: JoinHandle<()>,
+    janitor: Option<JoinHandle<()>>,
     logs_dir: PathBuf,
 }
 
@@ -202,8 +246,22 @@ impl LocalStack {
             }
         };
 
+        // A pool per function the gateway invokes; a scheduled function (the allow-list
+        // janitor) is not run as a process here: its work runs on the stack's own timer.
+        let invoked: std::collections::BTreeSet<&str> = config
+            .template
+            .resources
+            .iter()
+            .flat_map(|resource| &resource.methods)
+            .map(|method| method.function.as_str())
+            .collect();
         let mut pools = BTreeMap::new();
-        for function in config.template.functions.values() {
+        for function in config
+            .template
+            .functions
+            .values()
+            .filter(|function| invoked.contains(function.logical_id.as_str()))
+        {
             let zip = config
                 .artifacts_dir
                 .join(&function.package)
@@ -279,6 +337,16 @@ impl LocalStack {
                 })
                 .await;
         });
+        let janitor = match (&gateway.waf, config.janitor_period) {
+            (Some(gate), Some(period)) => Some(spawn_janitor(
+                state_dir.clone(),
+                gate.names.clone(),
+                period,
+                sink("janitor")?,
+                stopped.clone(),
+            )),
+            _ => None,
+        };
         let reaper_gateway = Arc::clone(&gateway);
         let idle_timeout = config.idle_timeout;
         let reaper = tokio::spawn(async move {
@@ -300,6 +368,7 @@ impl LocalStack {
             shutdown,
             server,
             reaper,
+            janitor,
             logs_dir,
         })
     }
@@ -328,6 +397,9 @@ impl LocalStack {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         let _ = self.reaper.await;
+        if let Some(janitor) = self.janitor {
+            let _ = janitor.await;
+        }
         for pool in self.gateway.pools.values() {
             pool.shutdown().await;
         }

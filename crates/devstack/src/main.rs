@@ -188,6 +188,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .function_env
         .insert("STORE_URL".into(), store_url.clone());
     config.console = true;
+    // The janitor's schedule, as the template gives it to EventBridge in AWS.
+    config.janitor_period = stack::janitor_period(&template_json(&args.files.template)?);
+    let janitor = config.janitor_period;
     let stack = LocalStack::start(config).await?;
     let base = stack.base_url();
     println!(
@@ -209,6 +212,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     println!("  data    {store_url}");
     println!("  logs    {}", stack.logs_dir().display());
+    if let Some(period) = janitor {
+        println!(
+            "  janitor flushes expired allow-list entries every {}s (janitor.log)",
+            period.as_secs()
+        );
+    }
     println!("  stop    Ctrl-C");
     tokio::signal::ctrl_c()
         .await
@@ -219,11 +228,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 fn read_template(path: &PathBuf) -> Result<ApiTemplate> {
+    let json = template_json(path)?;
+    ApiTemplate::read(&json).with_context(|| format!("reading {}", path.display()))
+}
+
+fn template_json(path: &PathBuf) -> Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let json =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    ApiTemplate::read(&json).with_context(|| format!("reading {}", path.display()))
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 async fn bench(args: BenchArgs) -> Result<()> {

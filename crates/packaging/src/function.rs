@@ -3,11 +3,12 @@
 use routes::Group;
 use stack::Pattern;
 
-/// A Lambda function: the lith, or the FAT function of one route group.
+/// A Lambda function: the lith, the FAT function of one route group, or the allow-list janitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     Lith,
     Fat(Group),
+    Janitor,
 }
 
 impl Function {
@@ -15,6 +16,7 @@ impl Function {
     pub fn named(name: &str) -> Option<Function> {
         match name {
             "lith" => Some(Function::Lith),
+            stack::JANITOR => Some(Function::Janitor),
             other => Group::from_name(other).map(Function::Fat),
         }
     }
@@ -25,12 +27,14 @@ impl Function {
     ///
     /// | function                       | package       | binary            |
     /// |--------------------------------|---------------|-------------------|
-    /// | `lith`                         | `lambda-lith` | `catalog-lith`    |
-    /// | `<group>` for each route group | `lambda-fat`  | `catalog-<group>` |
+    /// | `lith`                         | `lambda-lith`    | `catalog-lith`    |
+    /// | `<group>` for each route group | `lambda-fat`     | `catalog-<group>` |
+    /// | `janitor`                      | `lambda-janitor` | `catalog-janitor` |
     pub fn name(self) -> &'static str {
         match self {
             Function::Lith => "lith",
             Function::Fat(group) => group.name(),
+            Function::Janitor => stack::JANITOR,
         }
     }
 
@@ -39,6 +43,7 @@ impl Function {
         match self {
             Function::Lith => "lambda-lith",
             Function::Fat(_) => "lambda-fat",
+            Function::Janitor => "lambda-janitor",
         }
     }
 
@@ -48,10 +53,20 @@ impl Function {
     }
 }
 
-/// The functions the patterns are made of, as the deployment model says, each once.
+/// The functions the patterns' deployments are made of (the janitor included), as the deployment
+/// model says, each once.
 pub fn functions_of(patterns: &[Pattern]) -> Vec<Function> {
+    named(patterns.iter().flat_map(|pattern| pattern.packages()))
+}
+
+/// The functions that serve the patterns' routes (what the local stack runs), each once.
+pub fn route_functions_of(patterns: &[Pattern]) -> Vec<Function> {
+    named(patterns.iter().flat_map(|pattern| pattern.functions()))
+}
+
+fn named(names: impl Iterator<Item = &'static str>) -> Vec<Function> {
     let mut functions = Vec::new();
-    for name in patterns.iter().flat_map(|pattern| pattern.functions()) {
+    for name in names {
         let function = Function::named(name)
             .unwrap_or_else(|| panic!("the deployment model names an unknown function {name}"));
         if !functions.contains(&function) {

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-pub use function::{Function, functions_of};
+pub use function::{Function, functions_of, route_functions_of};
 pub use stack::Pattern;
 pub use stack::env::Architecture;
 pub use workspace::Workspace;
@@ -118,8 +118,13 @@ pub struct BuildTools {
     pub cross_path: Option<OsString>,
 }
 
-/// Builds `functions` for `architecture` in one cargo run and packages each; `echo` is shown
-/// every command before it runs.
+/// Builds `functions` for `architecture` and packages each; `echo` is shown every command
+/// before it runs.
+///
+/// The functions that serve routes are built in one cargo run, and the janitor in another:
+/// cargo unifies dependency features across the packages of one run, and the janitor's AWS SDK
+/// would otherwise change (and grow) the API functions' binaries. Apart, each function is the
+/// same binary whatever else is built.
 pub fn build(
     workspace: &Workspace,
     functions: &[Function],
@@ -127,12 +132,21 @@ pub fn build(
     tools: &BuildTools,
     echo: &dyn Fn(&Command),
 ) -> Result<Vec<Artifact>, PackagingError> {
-    let targets: Vec<(&str, String)> = functions.iter().map(|f| (f.package(), f.bin())).collect();
-    let executables = if needs_cross_build(architecture) {
-        cross_build_release(workspace, &targets, architecture, tools, echo)?
-    } else {
-        cargo_build_release(workspace, &targets, echo)?
-    };
+    let (janitor, api): (Vec<Function>, Vec<Function>) = functions
+        .iter()
+        .partition(|function| **function == Function::Janitor);
+    let mut executables = HashMap::new();
+    for run in [api, janitor] {
+        if run.is_empty() {
+            continue;
+        }
+        let targets: Vec<(&str, String)> = run.iter().map(|f| (f.package(), f.bin())).collect();
+        executables.extend(if needs_cross_build(architecture) {
+            cross_build_release(workspace, &targets, architecture, tools, echo)?
+        } else {
+            cargo_build_release(workspace, &targets, echo)?
+        });
+    }
     let lambda_dir = workspace.lambda_dir(architecture);
     functions
         .iter()

@@ -124,7 +124,9 @@ fn a_binary_for_the_other_architecture_is_not_packaged() {
 #[test]
 fn fat_has_one_function_per_route_group() {
     let fat = functions_of(&[Pattern::Fat]);
+    let (janitor, fat) = fat.split_last().unwrap();
     assert_eq!(fat, Group::ALL.map(Function::Fat));
+    assert_eq!(*janitor, Function::Janitor);
     let names: Vec<_> = fat.iter().map(|f| f.name()).collect();
     assert_eq!(names, ["projects", "technologies", "meta"]);
     assert!(fat.iter().all(|f| f.package() == "lambda-fat"));
@@ -133,11 +135,18 @@ fn fat_has_one_function_per_route_group() {
         bins,
         ["catalog-projects", "catalog-technologies", "catalog-meta"]
     );
+    assert_eq!(
+        (janitor.package(), janitor.bin()),
+        ("lambda-janitor", "catalog-janitor".to_string())
+    );
 }
 
 #[test]
 fn lith_is_one_function_and_both_patterns_list_each_function_once() {
-    assert_eq!(functions_of(&[Pattern::Lith]), [Function::Lith]);
+    assert_eq!(
+        functions_of(&[Pattern::Lith]),
+        [Function::Lith, Function::Janitor]
+    );
     assert_eq!(
         (
             Function::Lith.name(),
@@ -150,7 +159,7 @@ fn lith_is_one_function_and_both_patterns_list_each_function_once() {
         .iter()
         .map(|f| f.name())
         .collect();
-    assert_eq!(all, ["lith", "projects", "technologies", "meta"]);
+    assert_eq!(all, ["lith", "janitor", "projects", "technologies", "meta"]);
 }
 
 #[test]

@@ -21,8 +21,31 @@ pub struct EnvConfig {
     #[serde(default)]
     pub cors_credentialed_origins: Vec<String>,
     pub user_pools: Vec<UserPool>,
+    /// How often the allow-list janitor runs, as an EventBridge rate: `rate(1 hour)`.
+    #[serde(default = "default_janitor_schedule")]
+    pub janitor_schedule: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+fn default_janitor_schedule() -> String {
+    "rate(1 hour)".into()
+}
+
+/// The period of an EventBridge rate expression (`rate(5 minutes)`, `rate(1 hour)`,
+/// `rate(2 days)`): a positive whole number, then a unit, singular for 1 and plural otherwise,
+/// as EventBridge requires.
+pub fn rate_period(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (number, unit) = inner.split_once(' ')?;
+    let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    let seconds = match (unit, number == 1) {
+        ("minute", true) | ("minutes", false) => 60,
+        ("hour", true) | ("hours", false) => 3600,
+        ("day", true) | ("days", false) => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(number.checked_mul(seconds)?))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -136,6 +159,13 @@ impl EnvConfig {
                 self.log_retention_days
             ));
         }
+        if rate_period(&self.janitor_schedule).is_none() {
+            return Err(format!(
+                "janitor_schedule {:?} is not an EventBridge rate: write rate(1 hour), \
+                 rate(30 minutes) or rate(1 day) (singular for 1, plural otherwise)",
+                self.janitor_schedule
+            ));
+        }
         if self.user_pools.is_empty() {
             return Err(
                 "list at least one [[user_pools]]: write routes need a Cognito authorizer".into(),
@@ -195,6 +225,35 @@ mod tests {
     }
 
     #[test]
+    fn janitor_schedules_are_eventbridge_rates() {
+        assert_eq!(
+            rate_period("rate(1 hour)"),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert_eq!(
+            rate_period("rate(15 minutes)"),
+            Some(std::time::Duration::from_secs(900))
+        );
+        assert_eq!(
+            rate_period("rate(2 days)"),
+            Some(std::time::Duration::from_secs(172_800))
+        );
+        for bad in [
+            "rate(1 hours)",
+            "rate(2 hour)",
+            "rate(0 minutes)",
+            "cron(0 * * * ? *)",
+            "1h",
+        ] {
+            assert_eq!(rate_period(bad), None, "{bad}");
+        }
+        assert_eq!(
+            EnvConfig::parse(GOOD, "x.toml").unwrap().janitor_schedule,
+            "rate(1 hour)"
+        );
+    }
+
+    #[test]
     fn mistakes_are_named_with_the_file_and_the_fix() {
         let cases = [
             (
@@ -218,6 +277,13 @@ mod tests {
                 "architecture",
             ),
             (format!("{GOOD}\nunknown_key = 1"), "unknown_key"),
+            (
+                GOOD.replace(
+                    "log_retention_days = 14",
+                    "log_retention_days = 14\njanitor_schedule = \"rate(1 hours)\"",
+                ),
+                "janitor_schedule",
+            ),
         ];
         for (text, expected) in cases {
             let error = EnvConfig::parse(&text, "deploy/envs/x.toml")

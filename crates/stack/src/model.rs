@@ -34,14 +34,24 @@ impl Pattern {
         }
     }
 
-    /// Every function of the pattern, in a stable order.
+    /// Every function of the pattern that serves routes, in a stable order.
     pub fn functions(self) -> Vec<&'static str> {
         match self {
             Pattern::Lith => vec!["lith"],
             Pattern::Fat => Group::ALL.iter().map(|group| group.name()).collect(),
         }
     }
+
+    /// Every package a deployment of the pattern needs: its functions, then the janitor.
+    pub fn packages(self) -> Vec<&'static str> {
+        let mut packages = self.functions();
+        packages.push(JANITOR);
+        packages
+    }
 }
+
+/// The package of the allow-list janitor, a scheduled function every deployment has.
+pub const JANITOR: &str = "janitor";
 
 impl std::str::FromStr for Pattern {
     type Err = String;
@@ -92,8 +102,11 @@ pub struct Deployment {
     pub pattern: Pattern,
     pub env_name: String,
     pub config: EnvConfig,
+    /// The functions that serve routes.
     pub functions: Vec<FunctionSpec>,
     pub methods: Vec<MethodSpec>,
+    /// The allow-list janitor, run on the environment's `janitor_schedule`.
+    pub janitor: FunctionSpec,
 }
 
 impl Deployment {
@@ -154,11 +167,21 @@ impl Deployment {
         }
         Deployment {
             pattern,
+            janitor: FunctionSpec {
+                package: JANITOR,
+                function_name: format!("catalog-{env_name}-{JANITOR}"),
+                groups: Vec::new(),
+            },
             env_name: env_name.to_owned(),
             config,
             functions,
             methods,
         }
+    }
+
+    /// Every function of the deployment: those that serve routes, then the janitor.
+    pub fn all_functions(&self) -> impl Iterator<Item = &FunctionSpec> {
+        self.functions.iter().chain(std::iter::once(&self.janitor))
     }
 
     /// Every resource path the methods need, parents included, root excluded, parents first.

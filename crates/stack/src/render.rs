@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::check::{Violation, check_routes};
-use crate::model::{Deployment, MethodAuth, Pattern};
+use crate::model::{Deployment, JANITOR, MethodAuth, Pattern};
 use crate::template::{ApiTemplate, TemplateError};
 
 /// The stage's access log line: one JSON object per request, in API Gateway's `$context` variables.
@@ -381,6 +381,8 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
         &mut resources,
     )?;
 
+    render_janitor(deployment, &tags, &mut parameters, &mut resources)?;
+
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!(
@@ -395,6 +397,8 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
             "WebAclArn": {"Value": {"Fn::GetAtt": ["WebAcl", "Arn"]}},
             "IpSetV4Arn": {"Value": {"Fn::GetAtt": ["IpSetV4", "Arn"]}},
             "IpSetV6Arn": {"Value": {"Fn::GetAtt": ["IpSetV6", "Arn"]}},
+            "AllowListTable": {"Value": {"Ref": ALLOW_LIST_TABLE}},
+            "JanitorFunction": {"Value": {"Ref": function_id(JANITOR)}},
         },
     });
 
@@ -437,6 +441,136 @@ pub fn logging_role_template_file(deploy_dir: &Path) -> PathBuf {
     deploy_dir
         .join("templates")
         .join("account-apigateway-logging.json")
+}
+
+/// The logical id of the allow-list's entries table.
+pub const ALLOW_LIST_TABLE: &str = "AllowListTable";
+
+/// The allow-list janitor: the entries' table (expiry, author and note of each CIDR the tool
+/// allowed), the function that flushes expired entries from the IP sets on the environment's
+/// schedule, and a role that may read and update only those two IP sets and that table.
+fn render_janitor(
+    deployment: &Deployment,
+    tags: &Value,
+    parameters: &mut Map<String, Value>,
+    resources: &mut Map<String, Value>,
+) -> Result<(), RenderError> {
+    let config = &deployment.config;
+    let janitor = &deployment.janitor;
+    let id = function_id(janitor.package);
+    let log_group = format!("{}LogGroup", camel(janitor.package));
+    let code_key = code_key_parameter(janitor.package);
+    parameters.insert(
+        code_key.clone(),
+        json!({"Type": "String", "Description": "S3 key of the janitor package (content-addressed)"}),
+    );
+    insert(
+        ALLOW_LIST_TABLE.into(),
+        json!({
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "cidr", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "cidr", "KeyType": "HASH"}],
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    let ip_set_arns =
+        json!([{"Fn::GetAtt": ["IpSetV4", "Arn"]}, {"Fn::GetAtt": ["IpSetV6", "Arn"]}]);
+    insert(
+        "JanitorRole".into(),
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+                },
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
+                "Policies": [{
+                    "PolicyName": "allow-list",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Sid": "TheTwoIpSets", "Effect": "Allow", "Action": ["wafv2:GetIPSet", "wafv2:UpdateIPSet"], "Resource": ip_set_arns},
+                            {"Sid": "TheEntriesTable", "Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": {"Fn::GetAtt": [ALLOW_LIST_TABLE, "Arn"]}},
+                        ],
+                    },
+                }],
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    insert(
+        log_group.clone(),
+        json!({
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": format!("/aws/lambda/{}", janitor.function_name),
+                "RetentionInDays": config.log_retention_days,
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    insert(
+        id.clone(),
+        json!({
+            "Type": "AWS::Lambda::Function",
+            "Metadata": {"catalog": {"package": janitor.package, "groups": []}},
+            "Properties": {
+                "FunctionName": janitor.function_name,
+                "Description": format!("Catalog allow-list janitor: flushes expired entries from the WAF IP sets, {}", config.janitor_schedule),
+                "Runtime": "provided.al2023",
+                "Handler": "bootstrap",
+                "Architectures": [config.architecture.as_str()],
+                "MemorySize": 128,
+                "Timeout": 60,
+                "Role": {"Fn::GetAtt": ["JanitorRole", "Arn"]},
+                "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": code_key}},
+                "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}},
+                "Environment": {"Variables": {
+                    "ALLOW_LIST_IPV4_SET": {"Ref": "IpSetV4"},
+                    "ALLOW_LIST_IPV6_SET": {"Ref": "IpSetV6"},
+                    "ALLOW_LIST_TABLE": {"Ref": ALLOW_LIST_TABLE},
+                    "RUST_LOG": "info",
+                }},
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    insert(
+        "JanitorSchedule".into(),
+        json!({
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Description": "Runs the allow-list janitor",
+                "ScheduleExpression": config.janitor_schedule,
+                "State": "ENABLED",
+                "Targets": [{"Id": "janitor", "Arn": {"Fn::GetAtt": [id, "Arn"]}}],
+            },
+        }),
+        resources,
+    )?;
+    insert(
+        "JanitorPermission".into(),
+        json!({
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Fn::GetAtt": [id, "Arn"]},
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": ["JanitorSchedule", "Arn"]},
+            },
+        }),
+        resources,
+    )
 }
 
 /// The template as it is written to disk: pretty JSON with a final newline.

@@ -480,6 +480,34 @@ fn check_resource_tree(
     Ok(())
 }
 
+/// How often the template's scheduled janitor runs: the period of the `rate(...)` expression of
+/// the AWS::Events::Rule that targets the function of package `janitor`. `None` when the template
+/// has no such schedule.
+pub fn janitor_period(template: &Value) -> Option<std::time::Duration> {
+    let resources = template.get("Resources")?.as_object()?;
+    let janitor = resources.iter().find_map(|(id, resource)| {
+        let package = resource.get("Metadata")?.get("catalog")?.get("package")?;
+        (package.as_str()? == crate::model::JANITOR).then_some(id.as_str())
+    })?;
+    resources
+        .values()
+        .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::Events::Rule"))
+        .filter_map(|rule| rule.get("Properties"))
+        .find(|p| {
+            p.get("Targets")
+                .and_then(Value::as_array)
+                .is_some_and(|targets| {
+                    targets.iter().any(|t| {
+                        t.get("Arn")
+                            .and_then(get_att)
+                            .is_some_and(|(id, _)| id == janitor)
+                    })
+                })
+        })
+        .and_then(|p| p.get("ScheduleExpression")?.as_str())
+        .and_then(crate::env::rate_period)
+}
+
 fn read_waf(
     ip_sets: &[(&String, &Value)],
     acls: &[(&String, &Value)],

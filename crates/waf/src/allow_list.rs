@@ -30,6 +30,9 @@ pub struct Entry {
     /// Who or what it is for, e.g. "alice's laptop".
     #[serde(default)]
     pub note: Option<String>,
+    /// Who allowed it first: a local user (`alice@laptop`) or an AWS principal's ARN.
+    #[serde(default)]
+    pub added_by: Option<String>,
 }
 
 impl Entry {
@@ -85,10 +88,17 @@ pub enum AllowListError {
 }
 
 /// The entries of one IP version, as one AWS WAF IP set holds them: unique CIDRs, sorted.
+///
+/// Beside its entries, a set may hold *unmanaged* CIDRs: addresses found in an AWS WAF IP set that
+/// no entry describes, because someone added them outside this tool (in the console, say). They
+/// have no expiry, count towards the set's limit, and go only when asked for: by name
+/// ([`IpSet::remove_unmanaged_cidr`], what `revoke` does) or all at once
+/// ([`IpSet::remove_unmanaged`]); flushing expired entries never touches them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpSet {
     version: IpVersion,
     entries: Vec<Entry>,
+    unmanaged: Vec<Cidr>,
 }
 
 impl IpSet {
@@ -96,6 +106,7 @@ impl IpSet {
         IpSet {
             version,
             entries: Vec::new(),
+            unmanaged: Vec::new(),
         }
     }
 
@@ -124,7 +135,59 @@ impl IpSet {
                 cidr: entry.cidr,
             });
         }
-        Ok(IpSet { version, entries })
+        Ok(IpSet {
+            version,
+            entries,
+            unmanaged: Vec::new(),
+        })
+    }
+
+    /// The same set, also holding `unmanaged` CIDRs (see the type's documentation); a CIDR that
+    /// an entry already describes is not unmanaged and is left out. Only their IP version is
+    /// checked.
+    pub fn with_unmanaged(mut self, mut unmanaged: Vec<Cidr>) -> Result<IpSet, AllowListError> {
+        if let Some(&cidr) = unmanaged.iter().find(|cidr| cidr.version() != self.version) {
+            return Err(AllowListError::WrongVersion {
+                cidr,
+                set: self.version,
+            });
+        }
+        unmanaged.sort();
+        unmanaged.dedup();
+        unmanaged.retain(|&cidr| self.get(cidr).is_none());
+        // No limit check here: reading a set must work whatever it holds (entries that expired
+        // are no longer in the AWS set). Adding is what the limit refuses (see `allow`).
+        self.unmanaged = unmanaged;
+        Ok(self)
+    }
+
+    /// The CIDRs of the set that no entry describes, sorted.
+    pub fn unmanaged(&self) -> &[Cidr] {
+        &self.unmanaged
+    }
+
+    /// Removes `cidr` if it is unmanaged; says whether it was.
+    pub fn remove_unmanaged_cidr(&mut self, cidr: Cidr) -> bool {
+        let before = self.unmanaged.len();
+        self.unmanaged.retain(|&c| c != cidr);
+        self.unmanaged.len() != before
+    }
+
+    /// Removes every unmanaged CIDR and returns them.
+    pub fn remove_unmanaged(&mut self) -> Vec<Cidr> {
+        std::mem::take(&mut self.unmanaged)
+    }
+
+    /// Every CIDR the set lets through or holds: its entries' (expired ones included) and the
+    /// unmanaged ones, sorted. This is the address list of the AWS WAF IP set it stands for.
+    pub fn addresses(&self, now: OffsetDateTime) -> Vec<Cidr> {
+        let mut addresses: Vec<Cidr> = self
+            .active(now)
+            .map(|entry| entry.cidr)
+            .chain(self.unmanaged.iter().copied())
+            .collect();
+        addresses.sort();
+        addresses
     }
 
     pub fn version(&self) -> IpVersion {
@@ -168,6 +231,19 @@ impl IpSet {
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Allowed, AllowListError> {
+        self.allow_by(cidr, ttl, note, None, now)
+    }
+
+    /// [`IpSet::allow`], recording who allowed it when it is new. An unmanaged CIDR that is
+    /// allowed becomes an entry like any other (and so gets an expiry).
+    pub fn allow_by(
+        &mut self,
+        cidr: Cidr,
+        ttl: Option<Duration>,
+        note: Option<&str>,
+        added_by: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Allowed, AllowListError> {
         if cidr.version() != self.version {
             return Err(AllowListError::WrongVersion {
                 cidr,
@@ -195,17 +271,24 @@ impl IpSet {
                 })
             }
             Err(index) => {
-                if self.entries.len() >= MAX_ENTRIES_PER_SET {
+                let adopted = self.unmanaged.iter().position(|&c| c == cidr);
+                if adopted.is_none()
+                    && self.entries.len() + self.unmanaged.len() >= MAX_ENTRIES_PER_SET
+                {
                     return Err(AllowListError::Full {
                         version: self.version,
                         cidr,
                     });
+                }
+                if let Some(position) = adopted {
+                    self.unmanaged.remove(position);
                 }
                 let entry = Entry {
                     cidr,
                     added_at: now,
                     expires_at,
                     note: note.map(str::to_owned),
+                    added_by: added_by.map(str::to_owned),
                 };
                 self.entries.insert(index, entry.clone());
                 Ok(Allowed {
@@ -343,6 +426,11 @@ impl AllowList {
     /// Every entry, IPv4 first.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.v4.entries().iter().chain(self.v6.entries())
+    }
+
+    /// Every unmanaged CIDR (see [`IpSet`]), IPv4 first.
+    pub fn unmanaged(&self) -> impl Iterator<Item = &Cidr> {
+        self.v4.unmanaged().iter().chain(self.v6.unmanaged())
     }
 
     pub fn len(&self) -> usize {
@@ -611,6 +699,7 @@ mod tests {
             added_at: NOW,
             expires_at: None,
             note: None,
+            added_by: None,
         };
         let set =
             IpSet::from_entries(IpVersion::V4, vec![entry("2.2.2.2"), entry("1.1.1.1")]).unwrap();
@@ -635,12 +724,67 @@ mod tests {
             added_at: NOW,
             expires_at: Some(datetime!(2026-11-28 14:00 UTC)),
             note: None,
+            added_by: None,
         };
         let json = serde_json::to_string(&entry).unwrap();
         assert_eq!(
             json,
-            r#"{"cidr":"127.0.0.2/32","added_at":"2026-11-28T02:00:00Z","expires_at":"2026-11-28T14:00:00Z","note":null}"#
+            r#"{"cidr":"127.0.0.2/32","added_at":"2026-11-28T02:00:00Z","expires_at":"2026-11-28T14:00:00Z","note":null,"added_by":null}"#
         );
         assert_eq!(serde_json::from_str::<Entry>(&json).unwrap(), entry);
+        // Files written before `added_by` existed still read.
+        let older =
+            r#"{"cidr":"127.0.0.2/32","added_at":"2026-11-28T02:00:00Z","expires_at":null}"#;
+        assert_eq!(serde_json::from_str::<Entry>(older).unwrap().added_by, None);
+    }
+
+    #[test]
+    fn unmanaged_cidrs_stay_until_asked_for_and_count_towards_the_limit() {
+        let mut set = IpSet::new(IpVersion::V4);
+        set.allow_by(cidr("1.1.1.1"), Some(HOUR), None, Some("alice"), NOW)
+            .unwrap();
+        let mut set = set
+            .with_unmanaged(vec![cidr("9.9.9.9"), cidr("1.1.1.1"), cidr("8.8.8.8")])
+            .unwrap();
+        // 1.1.1.1 has an entry, so it is not unmanaged.
+        assert_eq!(set.unmanaged(), [cidr("8.8.8.8"), cidr("9.9.9.9")]);
+        assert_eq!(set.entries()[0].added_by.as_deref(), Some("alice"));
+        // Flushing expired entries, or revoking, leaves them.
+        let later = NOW + time::Duration::hours(2);
+        assert_eq!(set.flush_expired(later).len(), 1);
+        assert_eq!(set.revoke(cidr("9.9.9.9")), None);
+        assert_eq!(set.addresses(later), [cidr("8.8.8.8"), cidr("9.9.9.9")]);
+        assert!(!set.remove_unmanaged_cidr(cidr("7.7.7.7")));
+        // Allowing one makes it an entry with an expiry.
+        let adopted = set.allow(cidr("8.8.8.8"), Some(HOUR), None, later).unwrap();
+        assert!(!adopted.is_refresh());
+        assert_eq!(set.unmanaged(), [cidr("9.9.9.9")]);
+        assert_eq!(set.remove_unmanaged(), [cidr("9.9.9.9")]);
+        assert!(set.unmanaged().is_empty());
+
+        let full: Vec<Cidr> = (0..MAX_ENTRIES_PER_SET as u32)
+            .map(|i| Cidr::host(std::net::Ipv4Addr::from(0x0a00_0000 + i).into()))
+            .collect();
+        let mut full = IpSet::new(IpVersion::V4).with_unmanaged(full).unwrap();
+        assert!(matches!(
+            full.allow(cidr("192.0.2.1"), None, None, NOW),
+            Err(AllowListError::Full { .. })
+        ));
+        assert!(matches!(
+            IpSet::new(IpVersion::V6).with_unmanaged(vec![cidr("1.1.1.1")]),
+            Err(AllowListError::WrongVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn the_address_list_leaves_expired_entries_out() {
+        let mut set = IpSet::new(IpVersion::V4);
+        set.allow(cidr("1.1.1.1"), Some(HOUR), None, NOW).unwrap();
+        set.allow(cidr("2.2.2.2"), None, None, NOW).unwrap();
+        assert_eq!(set.addresses(NOW), [cidr("1.1.1.1"), cidr("2.2.2.2")]);
+        assert_eq!(
+            set.addresses(NOW + time::Duration::hours(1)),
+            [cidr("2.2.2.2")]
+        );
     }
 }

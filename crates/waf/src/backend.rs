@@ -111,6 +111,9 @@ pub enum Revoked {
     Removed(Entry),
     /// The CIDR had no entry (a range containing it may still allow it).
     NotFound(Cidr),
+    /// The CIDR was in the IP set without an entry (added outside this tool); named here, it was
+    /// removed.
+    RemovedUnmanaged(Cidr),
 }
 
 /// Why a backend could not read or change an allow-list. Messages name the file or set and say
@@ -144,6 +147,24 @@ pub enum BackendError {
         path.display()
     )]
     LockTimeout { path: PathBuf, waited: Duration },
+    /// A call to the service that holds the sets (AWS WAF, DynamoDB) failed.
+    #[error("{action} failed: {message}")]
+    Service { action: String, message: String },
+    /// Others kept changing the IP set while this change was being applied (AWS WAF's optimistic
+    /// lock), and the bounded retries ran out.
+    #[error(
+        "gave up updating IP set {set} after {attempts} attempts over {:.1}s: others kept \
+         changing it at the same time (WAFOptimisticLockException). {state} Run the same command \
+         again in a moment",
+        waited.as_secs_f64()
+    )]
+    Contended {
+        set: String,
+        attempts: u32,
+        waited: Duration,
+        /// What is left: the set unchanged, and whether the entries are recorded.
+        state: String,
+    },
 }
 
 /// A change to one IP set, for [`AllowListBackend::update_set`]: returns whether it changed
@@ -162,6 +183,18 @@ pub trait AllowListBackend: Send + Sync {
 
     /// Where the sets live, for people: a directory, or an AWS account and region.
     fn location(&self) -> String;
+
+    /// Who is making changes, recorded as `added_by` on new entries: the local user, or the AWS
+    /// principal.
+    fn caller(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether entries keep their expiry, note and author. AWS WAF IP sets without the entries'
+    /// table keep nothing but addresses.
+    fn keeps_entries(&self) -> bool {
+        true
+    }
 
     /// The set of `version` as it is now; an IP set that does not exist yet is empty.
     async fn read_set(&self, version: IpVersion) -> Result<IpSet, BackendError>;
@@ -202,10 +235,11 @@ pub trait AllowListBackend: Send + Sync {
                 continue;
             }
             let mut allowed = Vec::new();
+            let caller = self.caller();
             self.update_set(version, &mut |set| {
                 allowed.clear();
                 for &cidr in &mine {
-                    allowed.push(set.allow(cidr, ttl, note, now)?);
+                    allowed.push(set.allow_by(cidr, ttl, note, caller.as_deref(), now)?);
                 }
                 Ok(true)
             })
@@ -229,18 +263,35 @@ pub trait AllowListBackend: Send + Sync {
                 for &cidr in &mine {
                     revoked.push(match set.revoke(cidr) {
                         Some(entry) => Revoked::Removed(entry),
+                        None if set.remove_unmanaged_cidr(cidr) => Revoked::RemovedUnmanaged(cidr),
                         None => Revoked::NotFound(cidr),
                     });
                 }
-                Ok(revoked.iter().any(|r| matches!(r, Revoked::Removed(_))))
+                Ok(revoked.iter().any(|r| !matches!(r, Revoked::NotFound(_))))
             })
             .await?;
             results.extend(revoked);
         }
         Ok(in_input_order(cidrs, results, |revoked| match revoked {
             Revoked::Removed(entry) => entry.cidr,
-            Revoked::NotFound(cidr) => *cidr,
+            Revoked::NotFound(cidr) | Revoked::RemovedUnmanaged(cidr) => *cidr,
         }))
+    }
+
+    /// Removes the CIDRs added outside this tool from both sets and returns them, IPv4 first:
+    /// what `ip flush --unmanaged` asks for, and nothing else does.
+    async fn flush_unmanaged(&self) -> Result<Vec<Cidr>, BackendError> {
+        let mut results = Vec::new();
+        for version in IpVersion::ALL {
+            let mut removed = Vec::new();
+            self.update_set(version, &mut |set| {
+                removed = set.remove_unmanaged();
+                Ok(!removed.is_empty())
+            })
+            .await?;
+            results.extend(removed);
+        }
+        Ok(results)
     }
 
     /// Removes the entries expired by `now` from both sets and returns them, IPv4 first.
@@ -257,6 +308,16 @@ pub trait AllowListBackend: Send + Sync {
         }
         Ok(results)
     }
+}
+
+/// The janitor: what runs on a schedule so that expired entries leave the IP sets even when
+/// nobody runs a command. The AWS WAF Lambda and the local stack's timer both run this, each with
+/// its backend.
+pub async fn janitor(
+    backend: &dyn AllowListBackend,
+    now: OffsetDateTime,
+) -> Result<Vec<Entry>, BackendError> {
+    backend.flush_expired(now).await
 }
 
 fn of_version(cidrs: &[Cidr], version: IpVersion) -> impl Iterator<Item = Cidr> + '_ {

@@ -134,6 +134,12 @@ impl AllowListBackend for LocalBackend {
         format!("local files in {}", self.dir().display())
     }
 
+    fn caller(&self) -> Option<String> {
+        ["USER", "USERNAME"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|user| !user.is_empty()))
+    }
+
     async fn read_set(&self, version: IpVersion) -> Result<IpSet, BackendError> {
         self.read_set_blocking(version)
     }

@@ -88,25 +88,31 @@ impl Fixture {
         let deployment = Deployment::new(Pattern::Lith, "dev", config);
         let template = stack::render(&deployment).expect("the dev lith template renders");
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let bootstrap: PathBuf = dir.path().join("bootstrap");
-        let zip = dir.path().join("bootstrap.zip");
-        let binary = b"not really an ELF binary".to_vec();
-        let bytes = packaging::zip_bootstrap(&binary).expect("a zip");
-        std::fs::write(&bootstrap, &binary).expect("bootstrap written");
-        std::fs::write(&zip, &bytes).expect("zip written");
-        let artifact = Artifact {
-            function: Function::Lith,
-            architecture: Architecture::X86_64,
-            bootstrap,
-            zip,
-            binary_size: binary.len() as u64,
-            zip_size: bytes.len() as u64,
-            sha256: packaging::sha256_hex(&bytes),
-        };
+        // Every deployment has the janitor beside its functions: a package each.
+        let artifacts = [(Function::Lith, "lith"), (Function::Janitor, "janitor")]
+            .into_iter()
+            .map(|(function, name)| {
+                let bootstrap: PathBuf = dir.path().join(format!("{name}-bootstrap"));
+                let zip = dir.path().join(format!("{name}.zip"));
+                let binary = format!("not really the {name} ELF binary").into_bytes();
+                let bytes = packaging::zip_bootstrap(&binary).expect("a zip");
+                std::fs::write(&bootstrap, &binary).expect("bootstrap written");
+                std::fs::write(&zip, &bytes).expect("zip written");
+                Artifact {
+                    function,
+                    architecture: Architecture::X86_64,
+                    bootstrap,
+                    zip,
+                    binary_size: binary.len() as u64,
+                    zip_size: bytes.len() as u64,
+                    sha256: packaging::sha256_hex(&bytes),
+                }
+            })
+            .collect();
         Fixture {
             deployment,
             template,
-            artifacts: vec![artifact],
+            artifacts,
             _dir: dir,
         }
     }
@@ -122,6 +128,11 @@ impl Fixture {
     /// `packages/lith/<sha256>.zip`.
     pub fn package_key(&self) -> String {
         deployer::package_key("lith", &self.artifacts[0].sha256)
+    }
+
+    /// `packages/janitor/<sha256>.zip`.
+    pub fn janitor_key(&self) -> String {
+        deployer::package_key("janitor", &self.artifacts[1].sha256)
     }
 
     /// The template as uploaded: the file text of `stack::to_file_text`.
