@@ -95,10 +95,9 @@ impl AllowList {
         .with_caller(caller)
     }
 
-    /// The IPv4 set's addresses, as AWS WAF has them.
-    async fn addresses(&self) -> Vec<String> {
-        let wafv2 = aws_sdk_wafv2::Client::new(&self.session.config);
-        let mut addresses: Vec<String> = wafv2
+    /// GetIPSet of the IPv4 set.
+    async fn get_v4(&self) -> aws_sdk_wafv2::operation::get_ip_set::GetIpSetOutput {
+        aws_sdk_wafv2::Client::new(&self.session.config)
             .get_ip_set()
             .name(&self.v4.name)
             .id(&self.v4.id)
@@ -106,10 +105,11 @@ impl AllowList {
             .send()
             .await
             .unwrap()
-            .ip_set()
-            .unwrap()
-            .addresses()
-            .to_vec();
+    }
+
+    /// The IPv4 set's addresses, as AWS WAF has them.
+    async fn addresses(&self) -> Vec<String> {
+        let mut addresses = self.get_v4().await.ip_set().unwrap().addresses().to_vec();
         addresses.sort();
         addresses
     }
@@ -117,14 +117,7 @@ impl AllowList {
     /// Adds an address the way the console does: straight into the IP set.
     async fn add_in_console(&self, address: &str) {
         let wafv2 = aws_sdk_wafv2::Client::new(&self.session.config);
-        let got = wafv2
-            .get_ip_set()
-            .name(&self.v4.name)
-            .id(&self.v4.id)
-            .scope(Scope::Regional)
-            .send()
-            .await
-            .unwrap();
+        let got = self.get_v4().await;
         let mut addresses = got.ip_set().unwrap().addresses().to_vec();
         addresses.push(address.to_owned());
         wafv2

@@ -8,7 +8,21 @@ use aws_session::{Session, Settings};
 use deployer::StackSummary;
 use stack::EnvConfig;
 
+use crate::deploy::Target;
 use crate::ui;
+
+/// A deployed environment, for the commands that read or change its stack (`status`, `destroy`).
+#[derive(Debug, clap::Args)]
+pub struct DeployedEnv {
+    /// Where the stack is: aws (the local stack keeps no deployment: it runs in the foreground)
+    #[arg(long, value_enum)]
+    pub target: Target,
+    /// Environment: reads deploy/envs/<env>.toml
+    #[arg(long, default_value = "dev")]
+    pub env: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AwsArgs {

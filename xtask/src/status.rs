@@ -6,23 +6,17 @@ use deployer::Deployer;
 use packaging::Workspace;
 use stack::EnvConfig;
 
-use crate::aws::{self, AwsArgs};
+use crate::aws::{self, DeployedEnv};
 use crate::deploy::Target;
 use crate::ui;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the stack is: aws (the local stack keeps no deployment: it runs in the foreground)
-    #[arg(long, value_enum)]
-    target: Target,
-    /// Environment: reads deploy/envs/<env>.toml
-    #[arg(long, default_value = "dev")]
-    env: String,
     #[command(flatten)]
-    aws: AwsArgs,
+    which: DeployedEnv,
 }
 
-pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
+pub fn run(workspace: &Workspace, Args { which: args }: Args) -> Result<()> {
     if args.target == Target::Local {
         bail!(
             "the local stack has no status to read: it runs in the foreground of \

@@ -492,7 +492,7 @@ impl Deployer {
                 status: summary.status,
             });
         }
-        let resources = self.resource_count(&summary.id).await?;
+        let resources = summary::resources(&self.cfn, &summary.id).await?.len();
         progress.note(&format!(
             "{} ({} pattern, {}), {resources} resources, {}",
             summary.status,
@@ -517,26 +517,6 @@ impl Deployer {
             artifact_bucket: artifact_bucket_name(&caller.account, &self.session.region),
             retained,
         })
-    }
-
-    async fn resource_count(&self, stack_id: &str) -> Result<usize, DeployError> {
-        let mut count = 0;
-        let mut next = None;
-        loop {
-            let page = self
-                .cfn
-                .list_stack_resources()
-                .stack_name(stack_id)
-                .set_next_token(next)
-                .send()
-                .await
-                .map_err(aws("listing the stack's resources"))?;
-            count += page.stack_resource_summaries().len();
-            next = page.next_token().map(str::to_owned);
-            if next.is_none() {
-                return Ok(count);
-            }
-        }
     }
 
     /// The stack as it is, or `None` when there is none.

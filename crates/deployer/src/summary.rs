@@ -39,6 +39,41 @@ fn format_time(time: &aws_smithy_types::DateTime) -> Option<String> {
     ))
 }
 
+/// One resource of a stack.
+pub struct StackResource {
+    /// `AWS::Lambda::Function`, ...
+    pub kind: String,
+    pub physical_id: String,
+}
+
+/// Every resource of a stack (by name or id), across the pages of ListStackResources.
+pub async fn resources(cfn: &Client, stack: &str) -> Result<Vec<StackResource>, DeployError> {
+    let mut resources = Vec::new();
+    let mut next = None;
+    loop {
+        let page = cfn
+            .list_stack_resources()
+            .stack_name(stack)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(aws(format!("listing the resources of stack {stack}")))?;
+        for resource in page.stack_resource_summaries() {
+            resources.push(StackResource {
+                kind: resource.resource_type().unwrap_or_default().to_owned(),
+                physical_id: resource
+                    .physical_resource_id()
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        }
+        next = page.next_token().map(str::to_owned);
+        if next.is_none() {
+            return Ok(resources);
+        }
+    }
+}
+
 /// The stack's summary, or `None` when there is no such stack.
 pub async fn describe(
     cfn: &Client,
@@ -68,39 +103,12 @@ pub async fn describe(
         .collect();
     let id = stack.stack_id().unwrap_or(stack_name).to_owned();
 
-    let mut resources = Vec::new();
-    let mut next = None;
-    loop {
-        let page = cfn
-            .list_stack_resources()
-            .stack_name(&id)
-            .set_next_token(next)
-            .send()
-            .await
-            .map_err(aws(format!("listing the resources of stack {stack_name}")))?;
-        for resource in page.stack_resource_summaries() {
-            resources.push((
-                resource.resource_type().unwrap_or_default().to_owned(),
-                resource
-                    .logical_resource_id()
-                    .unwrap_or_default()
-                    .to_owned(),
-                resource
-                    .physical_resource_id()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ));
-        }
-        next = page.next_token().map(str::to_owned);
-        if next.is_none() {
-            break;
-        }
-    }
+    let resources = resources(cfn, &id).await?;
     let physical = |kind: &str| -> Vec<String> {
         resources
             .iter()
-            .filter(|(t, _, p)| t == kind && !p.is_empty())
-            .map(|(_, _, p)| p.clone())
+            .filter(|r| r.kind == kind && !r.physical_id.is_empty())
+            .map(|r| r.physical_id.clone())
             .collect()
     };
     // The URL from the outputs, or, when a stack has none (some emulators keep no outputs after

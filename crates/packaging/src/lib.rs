@@ -328,12 +328,7 @@ pub fn package(
     executable: &Path,
     dir: &Path,
 ) -> Result<Artifact, PackagingError> {
-    let contents = fs::read(executable).map_err(io("read the built binary", executable))?;
-    elf::check(&contents, architecture).map_err(|found| PackagingError::WrongMachine {
-        path: executable.to_path_buf(),
-        expected: architecture.as_str(),
-        found,
-    })?;
+    let contents = read_executable(executable, architecture)?;
     fs::create_dir_all(dir).map_err(io("create", dir))?;
     let bootstrap = dir.join("bootstrap");
     write_atomically(&bootstrap, &contents, 0o755)?;
@@ -364,12 +359,7 @@ pub fn read_artifact(
     let dir = lambda_dir.join(function.name());
     let bootstrap = dir.join("bootstrap");
     let zip = dir.join("bootstrap.zip");
-    let binary = fs::read(&bootstrap).map_err(io("read", &bootstrap))?;
-    elf::check(&binary, architecture).map_err(|found| PackagingError::WrongMachine {
-        path: bootstrap.clone(),
-        expected: architecture.as_str(),
-        found,
-    })?;
+    let binary = read_executable(&bootstrap, architecture)?;
     let archive = fs::read(&zip).map_err(io("read", &zip))?;
     Ok(Artifact {
         function,
@@ -380,6 +370,17 @@ pub fn read_artifact(
         zip_size: archive.len() as u64,
         sha256: sha256_hex(&archive),
     })
+}
+
+/// The bytes of an executable, refused unless it is one for `architecture`.
+fn read_executable(path: &Path, architecture: Architecture) -> Result<Vec<u8>, PackagingError> {
+    let bytes = fs::read(path).map_err(io("read", path))?;
+    elf::check(&bytes, architecture).map_err(|found| PackagingError::WrongMachine {
+        path: path.to_path_buf(),
+        expected: architecture.as_str(),
+        found,
+    })?;
+    Ok(bytes)
 }
 
 /// Lower-case hex SHA-256.

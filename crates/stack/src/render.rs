@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::check::{Violation, check_routes};
-use crate::model::{Deployment, JANITOR, MethodAuth, Pattern};
+use crate::model::{Deployment, FunctionSpec, JANITOR, MethodAuth, Pattern};
 use crate::template::{ApiTemplate, TemplateError};
 
 /// The stage's access log line: one JSON object per request, in API Gateway's `$context` variables.
@@ -264,49 +264,26 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
         json!({"Type": "String", "Description": "S3 bucket holding the bootstrap.zip packages"}),
     );
     for function in &deployment.functions {
-        let id = function_id(function.package);
-        let log_group = format!("{}LogGroup", camel(function.package));
-        let code_key = code_key_parameter(function.package);
-        parameters.insert(
-            code_key.clone(),
-            json!({"Type": "String", "Description": format!("S3 key of the {} package (content-addressed)", function.package)}),
-        );
-        insert(
-            log_group.clone(),
-            json!({
-                "Type": "AWS::Logs::LogGroup",
-                "Properties": {
-                    "LogGroupName": format!("/aws/lambda/{}", function.function_name),
-                    "RetentionInDays": config.log_retention_days,
-                    "Tags": tags,
-                },
-            }),
-            &mut resources,
-        )?;
         let groups: Vec<&str> = function.groups.iter().map(|g| g.name()).collect();
-        insert(
-            id.clone(),
-            json!({
-                "Type": "AWS::Lambda::Function",
-                "Metadata": {"catalog": {"package": function.package, "groups": groups}},
-                "Properties": {
-                    "FunctionName": function.function_name,
-                    "Description": format!("Catalog API: {} ({} pattern)", groups.join(", "), deployment.pattern.name()),
-                    "Runtime": "provided.al2023",
-                    "Handler": "bootstrap",
-                    "Architectures": [config.architecture.as_str()],
-                    "MemorySize": config.memory_mb,
-                    "Timeout": config.timeout_seconds,
-                    "Role": {"Fn::GetAtt": ["FunctionRole", "Arn"]},
-                    "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": code_key}},
-                    "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}},
-                    "Environment": {"Variables": {
-                        "CORS_CREDENTIALED_ORIGINS": config.cors_credentialed_origins.join(","),
-                        "RUST_LOG": "info",
-                    }},
-                    "Tags": tags,
-                },
-            }),
+        let id = lambda_function(
+            deployment,
+            function,
+            &Settings {
+                description: format!(
+                    "Catalog API: {} ({} pattern)",
+                    groups.join(", "),
+                    deployment.pattern.name()
+                ),
+                role: "FunctionRole",
+                memory_mb: config.memory_mb,
+                timeout_seconds: config.timeout_seconds,
+                environment: json!({
+                    "CORS_CREDENTIALED_ORIGINS": config.cors_credentialed_origins.join(","),
+                    "RUST_LOG": "info",
+                }),
+            },
+            &tags,
+            &mut parameters,
             &mut resources,
         )?;
         insert(
@@ -443,6 +420,72 @@ pub fn logging_role_template_file(deploy_dir: &Path) -> PathBuf {
         .join("account-apigateway-logging.json")
 }
 
+/// What differs between the functions of a template.
+struct Settings {
+    description: String,
+    /// Logical id of the function's IAM role.
+    role: &'static str,
+    memory_mb: u32,
+    timeout_seconds: u32,
+    /// The function's environment variables (a JSON object).
+    environment: Value,
+}
+
+/// A function from its package in the artifact bucket (its S3 key a parameter), with its log
+/// group, JSON logs, and the environment's architecture; returns its logical id.
+fn lambda_function(
+    deployment: &Deployment,
+    function: &FunctionSpec,
+    settings: &Settings,
+    tags: &Value,
+    parameters: &mut Map<String, Value>,
+    resources: &mut Map<String, Value>,
+) -> Result<String, RenderError> {
+    let id = function_id(function.package);
+    let log_group = format!("{}LogGroup", camel(function.package));
+    let code_key = code_key_parameter(function.package);
+    parameters.insert(
+        code_key.clone(),
+        json!({"Type": "String", "Description": format!("S3 key of the {} package (content-addressed)", function.package)}),
+    );
+    insert(
+        log_group.clone(),
+        json!({
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": format!("/aws/lambda/{}", function.function_name),
+                "RetentionInDays": deployment.config.log_retention_days,
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    let groups: Vec<&str> = function.groups.iter().map(|g| g.name()).collect();
+    insert(
+        id.clone(),
+        json!({
+            "Type": "AWS::Lambda::Function",
+            "Metadata": {"catalog": {"package": function.package, "groups": groups}},
+            "Properties": {
+                "FunctionName": function.function_name,
+                "Description": settings.description,
+                "Runtime": "provided.al2023",
+                "Handler": "bootstrap",
+                "Architectures": [deployment.config.architecture.as_str()],
+                "MemorySize": settings.memory_mb,
+                "Timeout": settings.timeout_seconds,
+                "Role": {"Fn::GetAtt": [settings.role, "Arn"]},
+                "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": code_key}},
+                "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}},
+                "Environment": {"Variables": settings.environment},
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    Ok(id)
+}
+
 /// The logical id of the allow-list's entries table.
 pub const ALLOW_LIST_TABLE: &str = "AllowListTable";
 
@@ -457,13 +500,6 @@ fn render_janitor(
 ) -> Result<(), RenderError> {
     let config = &deployment.config;
     let janitor = &deployment.janitor;
-    let id = function_id(janitor.package);
-    let log_group = format!("{}LogGroup", camel(janitor.package));
-    let code_key = code_key_parameter(janitor.package);
-    parameters.insert(
-        code_key.clone(),
-        json!({"Type": "String", "Description": "S3 key of the janitor package (content-addressed)"}),
-    );
     insert(
         ALLOW_LIST_TABLE.into(),
         json!({
@@ -506,43 +542,26 @@ fn render_janitor(
         }),
         resources,
     )?;
-    insert(
-        log_group.clone(),
-        json!({
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": format!("/aws/lambda/{}", janitor.function_name),
-                "RetentionInDays": config.log_retention_days,
-                "Tags": tags,
-            },
-        }),
-        resources,
-    )?;
-    insert(
-        id.clone(),
-        json!({
-            "Type": "AWS::Lambda::Function",
-            "Metadata": {"catalog": {"package": janitor.package, "groups": []}},
-            "Properties": {
-                "FunctionName": janitor.function_name,
-                "Description": format!("Catalog allow-list janitor: flushes expired entries from the WAF IP sets, {}", config.janitor_schedule),
-                "Runtime": "provided.al2023",
-                "Handler": "bootstrap",
-                "Architectures": [config.architecture.as_str()],
-                "MemorySize": 128,
-                "Timeout": 60,
-                "Role": {"Fn::GetAtt": ["JanitorRole", "Arn"]},
-                "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": code_key}},
-                "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}},
-                "Environment": {"Variables": {
-                    "ALLOW_LIST_IPV4_SET": {"Ref": "IpSetV4"},
-                    "ALLOW_LIST_IPV6_SET": {"Ref": "IpSetV6"},
-                    "ALLOW_LIST_TABLE": {"Ref": ALLOW_LIST_TABLE},
-                    "RUST_LOG": "info",
-                }},
-                "Tags": tags,
-            },
-        }),
+    let id = lambda_function(
+        deployment,
+        janitor,
+        &Settings {
+            description: format!(
+                "Catalog allow-list janitor: flushes expired entries from the WAF IP sets, {}",
+                config.janitor_schedule
+            ),
+            role: "JanitorRole",
+            memory_mb: 128,
+            timeout_seconds: 60,
+            environment: json!({
+                "ALLOW_LIST_IPV4_SET": {"Ref": "IpSetV4"},
+                "ALLOW_LIST_IPV6_SET": {"Ref": "IpSetV6"},
+                "ALLOW_LIST_TABLE": {"Ref": ALLOW_LIST_TABLE},
+                "RUST_LOG": "info",
+            }),
+        },
+        tags,
+        parameters,
         resources,
     )?;
     insert(

@@ -13,6 +13,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use waf::{BackendError, Cidr, Entry, IpSet, IpVersion};
 
+use crate::service;
+
 /// One item of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -23,20 +25,6 @@ pub struct Record {
 
 const ACTIVE: &str = "active";
 const REMOVING: &str = "removing";
-
-fn service<E, R>(
-    action: impl Into<String>,
-) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> BackendError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let action = action.into();
-    move |error| BackendError::Service {
-        action,
-        message: aws_session::explain(&error),
-    }
-}
 
 /// The table of an environment's entries.
 #[derive(Debug, Clone)]

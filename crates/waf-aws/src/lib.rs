@@ -23,6 +23,21 @@ use time::OffsetDateTime;
 use waf::{AllowListBackend, BackendError, IpSet, IpSetNames, IpVersion, SetChange};
 
 pub use aws_sdk_wafv2::Client as WafClient;
+
+/// An SDK error (of WAFv2 or DynamoDB alike) as [`BackendError::Service`], naming the action.
+pub(crate) fn service<E, R>(
+    action: impl Into<String>,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> BackendError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let action = action.into();
+    move |error| BackendError::Service {
+        action,
+        message: aws_session::explain(&error),
+    }
+}
 pub use entries::EntryTable;
 pub use sets::{IpSetRef, Retry};
 

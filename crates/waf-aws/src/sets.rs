@@ -14,6 +14,8 @@ use aws_sdk_wafv2::types::Scope;
 use rand::Rng;
 use waf::{BackendError, Cidr, IpVersion, MAX_ENTRIES_PER_SET};
 
+use crate::service;
+
 use crate::entries::{EntryTable, Record};
 
 /// One IP set, as AWS WAF addresses it.
@@ -138,21 +140,6 @@ impl Retry {
             return ceiling;
         }
         rand::thread_rng().gen_range(Duration::ZERO..=ceiling)
-    }
-}
-
-/// Turns an SDK error into [`BackendError::Service`] naming the action.
-pub(crate) fn service<E, R>(
-    action: impl Into<String>,
-) -> impl FnOnce(aws_sdk_wafv2::error::SdkError<E, R>) -> BackendError
-where
-    E: aws_sdk_wafv2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let action = action.into();
-    move |error| BackendError::Service {
-        action,
-        message: aws_session::explain(&error),
     }
 }
 
