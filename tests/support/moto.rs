@@ -9,7 +9,6 @@
 //! region is the one in the request's credential scope (`us-east-1` here); and every pool shares
 //! one key (kid `dummy`), so only `iss` tells its pools apart.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,32 +73,45 @@ impl Moto {
                  on PATH)"
             );
         };
-        // The port is free when asked; moto binds it a moment later (another process taking it
-        // in between shows up as moto exiting, below).
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         // The Python of the venv moto is installed in, running the extended server as
-        // `cargo xtask moto` does.
+        // `cargo xtask moto` does. Port 0: the server binds a free port itself and says which
+        // (" * Running on http://127.0.0.1:PORT" on stderr), so no other process can take it
+        // between a choice made here and moto's bind.
         let python = binary.with_file_name("python");
         let extensions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/moto");
-        let child = Command::new(&python)
+        let mut child = Command::new(&python)
             .env("PYTHONPATH", extensions)
-            .args([
-                "-m",
-                "catalog_moto",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+            .args(["-m", "catalog_moto", "-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (port_sender, port_receiver) = std::sync::mpsc::channel();
+        // moto logs every request on stderr: the reader drains it for as long as moto runs.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut port_sender = Some(port_sender);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line
+                    .split("Running on http://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.trim().parse::<u16>().ok())
+                    && let Some(sender) = port_sender.take()
+                {
+                    let _ = sender.send(port);
+                }
+            }
+        });
+        let port = match port_receiver.recv_timeout(STARTUP_LIMIT) {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("moto did not say which port it listens on within {STARTUP_LIMIT:?}");
+            }
+        };
         // No proxy: moto is on loopback, whatever HTTP(S)_PROXY says.
         let http = reqwest::Client::builder()
             .no_proxy()

@@ -12,9 +12,6 @@ use packaging::Workspace;
 
 use crate::{tools, ui};
 
-/// moto's server, from PyPI, into `.venv`.
-pub const MOTO: &str = "moto[server]";
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Port on 127.0.0.1
@@ -24,7 +21,7 @@ pub struct Args {
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let venv = tools::ensure_venv(&workspace.venv_dir())?;
-    tools::pip_install(&venv, &[MOTO])?;
+    tools::pip_install(&venv, &[tools::python::MOTO])?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
         bail!(

@@ -13,14 +13,13 @@ use anyhow::{Context, Result, bail};
 use packaging::{Architecture, Pattern, Workspace};
 
 use crate::build;
-use crate::moto::MOTO;
-use crate::tools::{self, CARGO_LAMBDA, TestRunner};
+use crate::tools::{self, TestRunner, python};
 use crate::ui;
 
 /// Python tools the tests use, installed into `<root>/.venv` (whose `bin` then leads PATH).
 /// moto's server emulates AWS (Cognito's RS256 tokens and JWKS, CloudFormation, S3, ...);
 /// cfn-lint checks the templates; cargo-lambda cross-builds the other architecture.
-const PYTHON_REQUIREMENTS: &[&str] = &[MOTO, "cfn-lint", CARGO_LAMBDA];
+const PYTHON_REQUIREMENTS: &[&str] = &[python::MOTO, python::CFN_LINT, python::CARGO_LAMBDA];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -179,16 +179,25 @@ pub fn cross_build_tools(workspace: &Workspace, architecture: Architecture) -> R
             architecture.as_str()
         )
     })?;
-    pip_install(&venv, &[CARGO_LAMBDA])?;
+    pip_install(&venv, &[python::CARGO_LAMBDA])?;
     ensure_rust_target(triple)?;
     Ok(BuildTools {
         cross_path: Some(venv.path_env()?),
     })
 }
 
-/// cargo-lambda from PyPI: a prebuilt wheel that brings zig, installed in seconds (from crates.io
-/// it compiles for about 13 minutes).
-pub const CARGO_LAMBDA: &str = "cargo-lambda";
+/// The Python tools, pinned here and only here, so that CI does not change under the project when
+/// PyPI does: bump a version on purpose, in this one place.
+pub mod python {
+    /// moto's server: AWS emulated for the tests and `cargo xtask moto`. The extensions in
+    /// xtask/moto are written against this version's internals.
+    pub const MOTO: &str = "moto[server]==5.2.5";
+    /// cfn-lint: the templates' linter.
+    pub const CFN_LINT: &str = "cfn-lint==1.58.0";
+    /// cargo-lambda from PyPI: a prebuilt wheel that brings zig, installed in seconds (from
+    /// crates.io it compiles for about 13 minutes).
+    pub const CARGO_LAMBDA: &str = "cargo-lambda==1.9.2";
+}
 
 /// Adds the Rust standard library for `triple` with rustup when it is not installed.
 fn ensure_rust_target(triple: &str) -> Result<()> {

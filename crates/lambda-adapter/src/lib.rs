@@ -104,7 +104,10 @@ fn caller_from_claims(claims: &Value) -> Option<Caller> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    let subject = text("sub")?;
+    // Whichever of the two the token has: a Cognito ID token carries both, but a write must
+    // never be recorded without its author because one is missing.
+    let username = text("cognito:username").or_else(|| text("username"));
+    let subject = text("sub").or_else(|| username.clone())?;
     let groups = match claims.get("cognito:groups") {
         Some(Value::Array(groups)) => groups
             .iter()
@@ -120,9 +123,7 @@ fn caller_from_claims(claims: &Value) -> Option<Caller> {
         _ => Vec::new(),
     };
     Some(Caller {
-        username: text("cognito:username")
-            .or_else(|| text("username"))
-            .unwrap_or_else(|| subject.clone()),
+        username: username.unwrap_or_else(|| subject.clone()),
         email: text("email"),
         subject,
         groups,

@@ -134,3 +134,21 @@ fn caller_from_rest_api_claims() {
     assert_eq!(bracketed.groups, ["admin", "dev"]);
     assert!(caller_from_claims(&json!({"email": "no-subject@example.com"})).is_none());
 }
+
+#[test]
+fn the_caller_is_whichever_of_username_and_sub_the_token_has() {
+    let only_username = caller_from_claims(&json!({"cognito:username": "alice"})).unwrap();
+    assert_eq!(
+        (
+            only_username.username.as_str(),
+            only_username.subject.as_str()
+        ),
+        ("alice", "alice")
+    );
+    let only_sub = caller_from_claims(&json!({"sub": "1b2c"})).unwrap();
+    assert_eq!(
+        (only_sub.username.as_str(), only_sub.subject.as_str()),
+        ("1b2c", "1b2c")
+    );
+    assert_eq!(caller_from_claims(&json!({"email": "x@example.com"})), None);
+}
