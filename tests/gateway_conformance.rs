@@ -19,10 +19,10 @@ use std::time::{Duration, SystemTime};
 use devstack::cognito::TokenRequest;
 use devstack::local_stack::{LocalStack, LocalStackConfig};
 use e2e::local_stack::{ECHO_FIXTURE, dev_config, issuer, seed_key, write_bootstrap_package};
+use e2e::raw::{self, RawReply as Reply};
 use serde_json::{Value, json};
 use stack::ApiTemplate;
 use stack::template::{ApiMethod, ApiResource, Authorization, FunctionTemplate};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The stage every tree is deployed to; the records' own stage names are replaced by it.
 const STAGE: &str = "dev";
@@ -848,85 +848,28 @@ fn template(tree: &Tree, pool_arns: &[String]) -> ApiTemplate {
     }
 }
 
-/// A reply read off the wire.
-struct Reply {
-    status: u16,
-    /// Names lower-cased.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Sends `request` over a fresh connection, byte for byte as the case writes it, and reads the
-/// reply (the gateway always sends a Content-Length).
+/// Sends `request` over a fresh connection, byte for byte as the case writes it.
 async fn send(addr: SocketAddr, request: &Request, token: &str) -> Reply {
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nHost: {addr}\r\n",
-        request.method, request.target
-    );
-    for (name, value) in request.headers {
-        let value = if *value == EXPIRED_ID_TOKEN {
-            token
-        } else {
-            value
-        };
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let body = request.body.unwrap_or("");
-    if request.body.is_some() {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body.as_bytes()).await.unwrap();
-
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let read = async {
-        loop {
-            if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&received[..end]).into_owned();
-                let mut lines = head.split("\r\n");
-                let status: u16 = lines
-                    .next()
-                    .and_then(|line| line.split(' ').nth(1))
-                    .and_then(|code| code.parse().ok())
-                    .unwrap_or_else(|| panic!("not an HTTP reply: {head:?}"));
-                let headers: Vec<(String, String)> = lines
-                    .filter_map(|line| line.split_once(':'))
-                    .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                    .collect();
-                let length: usize = headers
-                    .iter()
-                    .find(|(n, _)| n == "content-length")
-                    .and_then(|(_, v)| v.parse().ok())
-                    .unwrap_or_else(|| panic!("the reply has no Content-Length: {head:?}"));
-                if received.len() >= end + 4 + length {
-                    let body = received[end + 4..end + 4 + length].to_vec();
-                    return Reply {
-                        status,
-                        headers,
-                        body,
-                    };
-                }
-            }
-            let n = stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "the connection closed before a whole reply");
-            received.extend_from_slice(&chunk[..n]);
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), read)
-        .await
-        .expect("a reply within 20 s")
+    let headers: Vec<(&str, &[u8])> = request
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if *value == EXPIRED_ID_TOKEN {
+                token
+            } else {
+                value
+            };
+            (*name, value.as_bytes())
+        })
+        .collect();
+    raw::send(
+        addr,
+        request.method,
+        request.target,
+        &headers,
+        request.body.map(str::as_bytes),
+    )
+    .await
 }
 
 fn is_trace_id(value: &str) -> bool {

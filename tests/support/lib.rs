@@ -12,6 +12,7 @@ use devstack::{ExecutionEnvironment, FunctionConfig, InvokeError, LogLine, LogSi
 
 pub mod local_stack;
 pub mod moto;
+pub mod raw;
 
 /// The stage every test deploys to.
 pub const STAGE: &str = "dev";

@@ -35,7 +35,21 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         .arg(args.port.to_string());
     ui::step("starting moto with the catalog's extensions");
     ui::command(&command);
+    // Ctrl-C reaches moto too (same process group). A SIGTERM reaches only this process, so from
+    // here on it is caught and passed on: the server never outlives the command.
+    let runtime = crate::aws::runtime()?;
+    let mut terminate = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    })?;
     let mut child = command.spawn().context("could not start moto's server")?;
+    let mut terminated = |wait: Duration| {
+        runtime.block_on(async { tokio::time::timeout(wait, terminate.recv()).await.is_ok() })
+    };
+    let stop = |child: &mut std::process::Child| {
+        ui::note("terminated: stopping moto");
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+    };
 
     // Python takes a few seconds to import moto.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -47,7 +61,10 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
             let _ = child.kill();
             bail!("moto did not listen on {address} within a minute");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if terminated(Duration::from_millis(100)) {
+            stop(&mut child);
+            return Ok(());
+        }
     }
     let url = format!("http://{address}");
     println!();
@@ -59,10 +76,16 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     ui::next(
         "cargo xtask deploy --pattern fat --target aws --env dev --yes   (with the exports above)",
     );
-    // Ctrl-C reaches moto too (same process group); it exits, and so does this.
-    let status = child.wait().context("waiting for moto")?;
-    if !status.success() && status.code().is_some() {
-        bail!("moto stopped with {status}");
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for moto")? {
+            if !status.success() && status.code().is_some() {
+                bail!("moto stopped with {status}");
+            }
+            return Ok(());
+        }
+        if terminated(Duration::from_millis(200)) {
+            stop(&mut child);
+            return Ok(());
+        }
     }
-    Ok(())
 }
