@@ -153,10 +153,13 @@ async fn deploy_fat_again_then_lith_then_destroy_in_one_stack() {
         .iter()
         .map(|r| r.role_name().to_owned())
         .collect();
-    assert!(
-        roles.iter().any(|r| r.contains("FunctionRole")),
-        "the functions' role: {roles:?}"
-    );
+    // One role per function, so that each may touch only its own collection's partition.
+    for role in ["ProjectsRole", "TechnologiesRole", "MetaRole"] {
+        assert!(
+            roles.iter().any(|r| r.contains(role)),
+            "{role} among the functions' roles: {roles:?}"
+        );
+    }
     let groups: BTreeSet<String> = logs
         .describe_log_groups()
         .send()

@@ -1,19 +1,30 @@
-//! How the project's tools reach AWS, written once: the SDK configuration from the standard
-//! chain (environment, profiles, SSO, `AWS_ENDPOINT_URL`), with `--profile` and `--region`
-//! applied, and credentials checked before any request is sent; plus AWS errors rendered as their
-//! code and message, which is what tells a person what to fix.
+//! How the project reaches AWS, written once, in two ways:
+//! - the tools people run (feature `chain`): the SDK configuration from the standard chain
+//!   (environment, profiles, SSO, `AWS_ENDPOINT_URL`), with `--profile` and `--region` applied,
+//!   and credentials checked before any request is sent;
+//! - a Lambda function ([`function`], always there): only the variables Lambda sets, with the
+//!   roots of AWS's endpoints compiled in, so that a cold start reads no file;
+//!
+//! plus AWS errors rendered as their code and message, which is what tells a person what to fix.
+
+pub mod function;
 
 use std::fmt;
 
-use aws_config::BehaviorVersion;
-use aws_config::SdkConfig;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::retry::RetryConfig;
-use aws_sdk_sts::config::ProvideCredentials;
-use aws_sdk_sts::config::Region;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::SdkConfig;
+#[cfg(feature = "chain")]
+use {
+    aws_config::BehaviorVersion,
+    aws_config::meta::region::RegionProviderChain,
+    aws_config::retry::RetryConfig,
+    aws_sdk_sts::config::{ProvideCredentials, Region},
+};
 
+pub use function::{FunctionEnvError, from_function_env};
+
+#[cfg(feature = "chain")]
 /// What a command asks of the AWS configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
@@ -33,6 +44,7 @@ pub struct Session {
     pub endpoint: Option<String>,
 }
 
+#[cfg(feature = "chain")]
 /// Who the credentials belong to, as STS says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -41,6 +53,7 @@ pub struct Caller {
     pub arn: String,
 }
 
+#[cfg(feature = "chain")]
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error(
@@ -60,6 +73,7 @@ pub enum SessionError {
     Identity(String),
 }
 
+#[cfg(feature = "chain")]
 /// The configuration for `settings`, with its credentials checked (they are resolved, not yet
 /// used: an expired SSO session or a missing profile is reported here, before any request).
 pub async fn connect(settings: &Settings) -> Result<Session, SessionError> {
@@ -101,6 +115,7 @@ pub async fn connect(settings: &Settings) -> Result<Session, SessionError> {
     })
 }
 
+#[cfg(feature = "chain")]
 impl Session {
     /// A session with fixed credentials that sends every request to `endpoint`: for emulators
     /// (moto, LocalStack) and tests, where no credential chain applies. Retries are AWS's
@@ -136,7 +151,9 @@ impl Session {
             arn: identity.arn().unwrap_or_default().to_owned(),
         })
     }
+}
 
+impl Session {
     /// Where requests go, for messages: the endpoint override, or the region.
     pub fn destination(&self) -> String {
         match &self.endpoint {
@@ -197,6 +214,7 @@ where
 mod tests {
     use super::*;
 
+    #[cfg(feature = "chain")]
     #[tokio::test]
     async fn a_region_that_is_not_a_name_is_refused_before_anything_else() {
         let settings = Settings {

@@ -15,6 +15,7 @@ mod logging_role;
 mod operations;
 mod progress;
 mod summary;
+mod tables;
 
 pub use artifacts::{artifact_bucket_name, package_key};
 pub use changeset::ResourceChange;
@@ -24,6 +25,7 @@ pub use logging_role::LOGGING_ROLE_STACK;
 pub use operations::{DeployRequest, Deployed, Deployer, Destroyed};
 pub use progress::{Progress, TerminalProgress, change_table, event_line};
 pub use summary::StackSummary;
+pub use tables::{TableOutcome, create_table_like};
 
 /// The stack tags that say what a stack carries (read back by `status`).
 pub const PATTERN_TAG: &str = "catalog:pattern";

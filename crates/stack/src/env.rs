@@ -26,6 +26,10 @@ pub struct EnvConfig {
     pub janitor_schedule: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Keep the catalog's table whatever happens to the stack: deletion protection on, and
+    /// Retain when the stack is deleted or the table replaced (for prod).
+    #[serde(default)]
+    pub retain_catalog_table: bool,
 }
 
 fn default_janitor_schedule() -> String {

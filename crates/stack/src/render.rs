@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::check::{Violation, check_routes};
 use crate::model::{Deployment, FunctionSpec, JANITOR, MethodAuth, Pattern};
 use crate::template::{ApiTemplate, TemplateError};
+use routes::Group;
 
 /// The stage's access log line: one JSON object per request, in API Gateway's `$context` variables.
 pub const ACCESS_LOG_FORMAT: &str = concat!(
@@ -242,22 +243,10 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
         &mut resources,
     )?;
 
-    // Functions.
-    insert(
-        "FunctionRole".into(),
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-                },
-                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
-                "Tags": tags,
-            },
-        }),
-        &mut resources,
-    )?;
+    // The catalog's data, shared by every function of either pattern.
+    render_catalog_table(deployment, &tags, &mut resources)?;
+
+    // Functions, each with a role of its own that may touch only what its routes need.
     let mut parameters = Map::new();
     parameters.insert(
         "ArtifactBucket".into(),
@@ -265,6 +254,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
     );
     for function in &deployment.functions {
         let groups: Vec<&str> = function.groups.iter().map(|g| g.name()).collect();
+        let role = function_role(function, &tags, &mut resources)?;
         let id = lambda_function(
             deployment,
             function,
@@ -274,12 +264,13 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
                     groups.join(", "),
                     deployment.pattern.name()
                 ),
-                role: "FunctionRole",
+                role,
                 memory_mb: config.memory_mb,
                 timeout_seconds: config.timeout_seconds,
                 environment: json!({
                     "CORS_CREDENTIALED_ORIGINS": config.cors_credentialed_origins.join(","),
                     "RUST_LOG": "info",
+                    "STORE_URL": {"Fn::Sub": format!("dynamodb://${{{CATALOG_TABLE}}}")},
                 }),
             },
             &tags,
@@ -375,6 +366,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
             "IpSetV4Arn": {"Value": {"Fn::GetAtt": ["IpSetV4", "Arn"]}},
             "IpSetV6Arn": {"Value": {"Fn::GetAtt": ["IpSetV6", "Arn"]}},
             "AllowListTable": {"Value": {"Ref": ALLOW_LIST_TABLE}},
+            "CatalogTable": {"Value": {"Ref": CATALOG_TABLE}},
             "JanitorFunction": {"Value": {"Ref": function_id(JANITOR)}},
         },
     });
@@ -420,11 +412,111 @@ pub fn logging_role_template_file(deploy_dir: &Path) -> PathBuf {
         .join("account-apigateway-logging.json")
 }
 
+/// The logical id of the catalog's table.
+pub const CATALOG_TABLE: &str = "CatalogTable";
+
+/// The catalog's table: one partition per collection, items sorted by name (the layout is the
+/// DynamoDB store's, crates/store-dynamodb/src/item.rs). On-demand billing, point-in-time
+/// recovery always; where the environment keeps its data (`retain_catalog_table`), deletion
+/// protection and Retain, so neither a stack deletion nor a replacement can lose it.
+fn render_catalog_table(
+    deployment: &Deployment,
+    tags: &Value,
+    resources: &mut Map<String, Value>,
+) -> Result<(), RenderError> {
+    let retain = deployment.config.retain_catalog_table;
+    let policy = if retain { "Retain" } else { "Delete" };
+    insert(
+        CATALOG_TABLE.into(),
+        json!({
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": "collection", "AttributeType": "S"},
+                    {"AttributeName": "name", "AttributeType": "S"},
+                ],
+                "KeySchema": [
+                    {"AttributeName": "collection", "KeyType": "HASH"},
+                    {"AttributeName": "name", "KeyType": "RANGE"},
+                ],
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true},
+                "DeletionProtectionEnabled": retain,
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )
+}
+
+/// A function's own role: its logs, and of the catalog's table only what its route groups need.
+/// A collection group reads and writes items of its own partition (`dynamodb:LeadingKeys`), with
+/// the item actions only, which always name a partition: Scan, which names none, is never granted
+/// (under `ForAllValues`, a request without the key would match). The meta group checks that the
+/// table is there (`/health`). Returns the role's logical id.
+fn function_role(
+    function: &FunctionSpec,
+    tags: &Value,
+    resources: &mut Map<String, Value>,
+) -> Result<String, RenderError> {
+    let table_arn = json!({"Fn::GetAtt": [CATALOG_TABLE, "Arn"]});
+    let collections: Vec<&str> = function
+        .groups
+        .iter()
+        .filter_map(|group| group.collection())
+        .map(|collection| collection.name())
+        .collect();
+    let mut statements = Vec::new();
+    if !collections.is_empty() {
+        statements.push(json!({
+            "Sid": "ItsCollections",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+            "Resource": table_arn,
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": collections},
+                "Null": {"dynamodb:LeadingKeys": "false"},
+            },
+        }));
+    }
+    if function.groups.contains(&Group::Meta) {
+        statements.push(json!({
+            "Sid": "HealthCheck",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeTable"],
+            "Resource": table_arn,
+        }));
+    }
+    let id = format!("{}Role", camel(function.package));
+    insert(
+        id.clone(),
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+                },
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
+                "Policies": [{
+                    "PolicyName": "catalog-table",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                }],
+                "Tags": tags,
+            },
+        }),
+        resources,
+    )?;
+    Ok(id)
+}
+
 /// What differs between the functions of a template.
 struct Settings {
     description: String,
     /// Logical id of the function's IAM role.
-    role: &'static str,
+    role: String,
     memory_mb: u32,
     timeout_seconds: u32,
     /// The function's environment variables (a JSON object).
@@ -550,7 +642,7 @@ fn render_janitor(
                 "Catalog allow-list janitor: flushes expired entries from the WAF IP sets, {}",
                 config.janitor_schedule
             ),
-            role: "JanitorRole",
+            role: "JanitorRole".into(),
             memory_mb: 128,
             timeout_seconds: 60,
             environment: json!({

@@ -248,3 +248,114 @@ fn the_reader_refuses_a_child_under_a_greedy_variable() {
         "{error}"
     );
 }
+
+/// The IAM policy statements of the role of the function serving `package`.
+fn role_statements(template: &Value, package: &str) -> Vec<Value> {
+    let function = &template["Resources"][stack::function_id(package)];
+    let role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{package}'s function names no role"));
+    template["Resources"][role]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|policy| {
+            policy["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .collect()
+}
+
+/// The partitions a role's statements confine its item actions to, and every action it has.
+fn table_access(statements: &[Value]) -> (Vec<String>, Vec<String>) {
+    let mut partitions = Vec::new();
+    let mut actions = Vec::new();
+    for statement in statements {
+        assert_eq!(statement["Resource"]["Fn::GetAtt"][0], "CatalogTable");
+        actions.extend(
+            statement["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned()),
+        );
+        if let Some(keys) =
+            statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"].as_array()
+        {
+            partitions.extend(keys.iter().map(|k| k.as_str().unwrap().to_owned()));
+        }
+    }
+    (partitions, actions)
+}
+
+#[test]
+fn each_fat_function_may_touch_only_its_own_partition_and_meta_only_describe_the_table() {
+    let template = stack::render(&deployment("dev", Pattern::Fat)).unwrap();
+    for collection in ["projects", "technologies"] {
+        let statements = role_statements(&template, collection);
+        let (partitions, actions) = table_access(&statements);
+        assert_eq!(partitions, [collection], "{statements:#?}");
+        assert_eq!(
+            actions,
+            [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query"
+            ],
+            "item actions only: Scan names no partition, so the condition could not hold it"
+        );
+        assert_eq!(
+            statements[0]["Condition"]["Null"]["dynamodb:LeadingKeys"], "false",
+            "a request without a partition key is not let through by ForAllValues"
+        );
+    }
+    let (partitions, actions) = table_access(&role_statements(&template, "meta"));
+    assert!(partitions.is_empty());
+    assert_eq!(
+        actions,
+        ["dynamodb:DescribeTable"],
+        "/health needs only that"
+    );
+    let roles: std::collections::BTreeSet<String> = ["projects", "technologies", "meta"]
+        .iter()
+        .map(|p| template["Resources"][stack::function_id(p)]["Properties"]["Role"].to_string())
+        .collect();
+    assert_eq!(roles.len(), 3, "one role per function");
+}
+
+#[test]
+fn the_lith_function_reaches_both_partitions_and_the_health_check() {
+    let template = stack::render(&deployment("dev", Pattern::Lith)).unwrap();
+    let (partitions, actions) = table_access(&role_statements(&template, "lith"));
+    assert_eq!(partitions, ["projects", "technologies"]);
+    assert!(actions.contains(&"dynamodb:DescribeTable".to_owned()));
+    let variables = &template["Resources"][stack::function_id("lith")]["Properties"]["Environment"]
+        ["Variables"];
+    assert_eq!(
+        variables["STORE_URL"]["Fn::Sub"], "dynamodb://${CatalogTable}",
+        "the functions find the table by its name"
+    );
+}
+
+#[test]
+fn only_prod_keeps_its_table_whatever_happens_to_the_stack() {
+    for (env, kept) in [("dev", false), ("prod", true)] {
+        let template = stack::render(&deployment(env, Pattern::Lith)).unwrap();
+        let table = &template["Resources"]["CatalogTable"];
+        let policy = if kept { "Retain" } else { "Delete" };
+        assert_eq!(table["DeletionPolicy"], policy, "{env}");
+        assert_eq!(table["UpdateReplacePolicy"], policy, "{env}");
+        assert_eq!(
+            table["Properties"]["DeletionProtectionEnabled"], kept,
+            "{env}"
+        );
+        assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
+        assert_eq!(
+            table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+            true
+        );
+    }
+}

@@ -317,7 +317,7 @@ pub async fn filter_text_is_not_a_pattern(fresh: &dyn FreshStores) {
 
 pub async fn concurrent_creates_of_distinct_names_are_all_listed(fresh: &dyn FreshStores) {
     let handles = fresh.open(HANDLES).await;
-    let wanted: BTreeSet<String> = (0..32).map(|i| format!("item-{i:02}")).collect();
+    let wanted: BTreeSet<String> = (0..50).map(|i| format!("item-{i:02}")).collect();
     let mut creates = JoinSet::new();
     for (index, name) in wanted.iter().enumerate() {
         let store = Arc::clone(&handles[index % handles.len()]);
@@ -345,7 +345,7 @@ pub async fn concurrent_creates_of_distinct_names_are_all_listed(fresh: &dyn Fre
 pub async fn concurrent_creates_of_one_name_give_exactly_one_success(fresh: &dyn FreshStores) {
     let handles = fresh.open(HANDLES).await;
     let mut creates = JoinSet::new();
-    for attempt in 0..16 {
+    for attempt in 0..20 {
         let store = Arc::clone(&handles[attempt % handles.len()]);
         creates.spawn(async move {
             let new = NewItem::parse("Rust", Some(&format!("attempt {attempt}")), None).unwrap();

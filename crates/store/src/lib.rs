@@ -2,6 +2,9 @@
 //!
 //! - `memory:` keeps items in the process: for tests, lost on restart.
 //! - `sqlite:///absolute/path.db` keeps them in a SQLite file that several processes may share.
+//! - `dynamodb://TABLE` keeps them in a DynamoDB table (feature `dynamodb`, which the Lambda
+//!   functions turn on), reached as Lambda's environment says: credentials, `AWS_REGION`,
+//!   `AWS_ENDPOINT_URL`.
 //! - unset: a SQLite file in the process's writable temporary directory (`/tmp` in Lambda).
 
 mod memory;
@@ -23,14 +26,19 @@ pub const STORE_URL_VAR: &str = "STORE_URL";
 pub enum StoreUrl {
     Memory,
     Sqlite(PathBuf),
+    DynamoDb { table: String },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreUrlError {
     #[error(
-        "STORE_URL={0:?} is not understood: use `memory:` or `sqlite:///absolute/path.db` (three slashes)"
+        "STORE_URL={0:?} is not understood: use `memory:`, `sqlite:///absolute/path.db` (three slashes) or `dynamodb://TABLE`"
     )]
     Unknown(String),
+    #[error(
+        "STORE_URL={url:?} names no usable DynamoDB table: {table:?} must be 3 to 255 letters, digits, '_', '-' or '.', as in `dynamodb://catalog-dev`"
+    )]
+    BadTable { url: String, table: String },
     #[error(
         "STORE_URL={0:?} names a relative SQLite path: give an absolute one, as in `sqlite:///tmp/catalog.db`"
     )]
@@ -43,6 +51,23 @@ impl std::str::FromStr for StoreUrl {
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         if url == "memory:" {
             return Ok(StoreUrl::Memory);
+        }
+        if let Some(table) = url.strip_prefix("dynamodb://") {
+            // DynamoDB's own rule for table names, checked here so that every build refuses the
+            // same URLs, with or without the DynamoDB store in it.
+            let usable = (3..=255).contains(&table.len())
+                && table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+            if !usable {
+                return Err(StoreUrlError::BadTable {
+                    url: url.to_owned(),
+                    table: table.to_owned(),
+                });
+            }
+            return Ok(StoreUrl::DynamoDb {
+                table: table.to_owned(),
+            });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             return Err(StoreUrlError::Unknown(url.to_owned()));
@@ -85,10 +110,18 @@ impl StoreUrl {
     /// build a client first (an SDK client reads its configuration); memory and SQLite do no I/O
     /// here: a SQLite file that cannot be opened makes requests fail (and heals once fixed),
     /// rather than the process fail to start.
+    /// DynamoDB builds its client here from the environment (no request is sent), and fails when
+    /// the credentials or region are missing.
     pub async fn open(&self) -> Result<Arc<dyn Repository>, OpenError> {
         Ok(match self {
             StoreUrl::Memory => Arc::new(MemoryStore::default()),
             StoreUrl::Sqlite(path) => Arc::new(SqliteStore::new(path.clone())),
+            #[cfg(feature = "dynamodb")]
+            StoreUrl::DynamoDb { table } => {
+                Arc::new(store_dynamodb::DynamoDbStore::from_env(table)?)
+            }
+            #[cfg(not(feature = "dynamodb"))]
+            StoreUrl::DynamoDb { .. } => return Err(OpenError::NotBuiltIn("dynamodb")),
         })
     }
 }
@@ -98,6 +131,16 @@ impl StoreUrl {
 pub enum OpenError {
     #[error(transparent)]
     Url(#[from] StoreUrlError),
+    #[cfg(feature = "dynamodb")]
+    #[error("the DynamoDB store cannot reach AWS: {0}")]
+    DynamoDb(#[from] store_dynamodb::OpenError),
+    /// The URL names a store this binary was built without (the Lambda functions carry every
+    /// store; `catalog-serve` and the tests only those their features ask for).
+    #[error(
+        "STORE_URL names a {0} store, which this program was built without: build it with the store crate's `{0}` feature"
+    )]
+    #[cfg_attr(feature = "dynamodb", allow(dead_code))]
+    NotBuiltIn(&'static str),
 }
 
 /// Opens the store `STORE_URL` names.
@@ -116,6 +159,28 @@ mod tests {
             "sqlite:///var/data/catalog.db".parse::<StoreUrl>().unwrap(),
             StoreUrl::Sqlite("/var/data/catalog.db".into())
         );
+    }
+
+    #[test]
+    fn dynamodb_urls_name_a_table_by_dynamodbs_rules() {
+        assert_eq!(
+            "dynamodb://catalog-dev".parse::<StoreUrl>().unwrap(),
+            StoreUrl::DynamoDb {
+                table: "catalog-dev".into()
+            }
+        );
+        for bad in [
+            "dynamodb://",
+            "dynamodb://ab",
+            "dynamodb://a/b",
+            "dynamodb://x y z",
+        ] {
+            let err = bad.parse::<StoreUrl>().unwrap_err();
+            assert!(
+                err.to_string().contains("dynamodb://catalog-dev"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
