@@ -1,58 +1,88 @@
 //! `cargo xtask coldstart`: cold starts compared between the lith and FAT patterns on the local
-//! stack, with a table, a JSON file of every raw sample (and the machine) and an SVG chart.
+//! stack, against a floor (a hello-world lambda_http function built in the same profile), with a
+//! table, a JSON file of every raw sample (and the machine) and an SVG chart.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use packaging::{Pattern, Workspace};
+use packaging::{Pattern, Tool, Workspace};
 use stack::EnvConfig;
 
-use crate::build;
-use crate::deploy::devstack_command;
+use crate::bench::{build_measurement, measure_command, run_measure};
 use crate::template;
 use crate::ui;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
+/// The floor's package and binary (crates/coldstart-floor).
+pub const FLOOR: Tool = ("coldstart-floor", "coldstart-floor");
+
+/// What a cold-start run measures; flattened into the command's arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ColdstartOptions {
     /// Patterns to compare, comma-separated
     #[arg(long, value_delimiter = ',', default_value = "lith,fat")]
-    patterns: Vec<Pattern>,
-    /// Forced cold starts per pattern and route group
+    pub patterns: Vec<Pattern>,
+    /// Forced cold starts per pattern and route group (and of the floor)
     #[arg(long, default_value_t = 10)]
-    samples: usize,
+    pub samples: usize,
     /// Warm requests per pattern and route group, after the cold starts
     #[arg(long, default_value_t = 100)]
-    burst: usize,
+    pub burst: usize,
     #[arg(long, default_value = "dev")]
-    env: String,
+    pub env: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub options: ColdstartOptions,
+}
+
+/// Builds the floor in the functions' release profile (a cargo run of its own, as each function
+/// build is) and packages it as `<lambda dir>/coldstart-floor/bootstrap.zip`; returns that
+/// directory.
+fn build_floor(workspace: &Workspace, packages: &Path) -> Result<PathBuf> {
+    ui::step("building the cold-start floor (hello-world lambda_http, release profile)");
+    let built = packaging::build_release_bins(workspace, &[FLOOR], &ui::command)?;
+    let executable = built.get(FLOOR.1).context("cargo built no floor binary")?;
+    let contents =
+        std::fs::read(executable).with_context(|| format!("reading {}", executable.display()))?;
+    let dir = packages.join(FLOOR.1);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let bootstrap = dir.join("bootstrap");
+    std::fs::copy(executable, &bootstrap)
+        .with_context(|| format!("writing {}", bootstrap.display()))?;
+    let zip = packaging::zip_bootstrap(&contents).context("zipping the floor")?;
+    std::fs::write(dir.join("bootstrap.zip"), zip)
+        .with_context(|| format!("writing {}", dir.join("bootstrap.zip").display()))?;
+    Ok(dir)
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
-    if args.samples == 0 {
+    let options = args.options;
+    if options.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    let env = EnvConfig::load(&workspace.deploy_dir(), &args.env)?;
-    let (artifacts, devstack) = build::build_for_local_stack(workspace, &args.patterns, &env)?;
-    build::print_artifacts(workspace, &artifacts);
-    let packages = artifacts
-        .first()
-        .map(|artifact| workspace.lambda_dir(artifact.architecture))
-        .context("nothing was built")?;
+    let env = EnvConfig::load(&workspace.deploy_dir(), &options.env)?;
+    let built = build_measurement(workspace, &options.patterns, &env)?;
+    let floor = build_floor(workspace, &built.packages)?;
 
     let out = workspace.target_dir.join("coldstart");
     let recorded = format!(
         "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {}",
-        args.patterns
+        options
+            .patterns
             .iter()
             .map(|p| p.name())
             .collect::<Vec<_>>()
             .join(","),
-        args.samples,
-        args.burst,
-        args.env
+        options.samples,
+        options.burst,
+        options.env
     );
-    let mut command = devstack_command(&devstack, "coldstart", workspace, &args.env);
-    for pattern in &args.patterns {
-        let rendered = template::render(workspace, &args.env, *pattern)?;
+    let mut command = measure_command(&built.measure, "coldstart", workspace, &options.env);
+    for pattern in &options.patterns {
+        let rendered = template::render(workspace, &options.env, *pattern)?;
         rendered.write()?;
         command.arg("--pattern").arg(format!(
             "{}={}",
@@ -62,12 +92,14 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     }
     command
         .arg("--artifacts")
-        .arg(&packages)
+        .arg(&built.packages)
+        .arg("--floor")
+        .arg(&floor)
         .args([
             "--samples",
-            &args.samples.to_string(),
+            &options.samples.to_string(),
             "--burst",
-            &args.burst.to_string(),
+            &options.burst.to_string(),
         ])
         .arg("--out")
         .arg(&out)
@@ -75,14 +107,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     ui::step(
         "measuring cold starts on private local stacks (free ports, own state, stopped afterwards)",
     );
-    ui::command(&command);
-    if !command
-        .status()
-        .context("could not run the local stack's coldstart")?
-        .success()
-    {
-        bail!("the cold-start measurement failed; see the message above");
-    }
+    run_measure(command, "cold-start measurement")?;
     ui::next(&format!(
         "open {}",
         workspace.display(&out.join("coldstart.svg"))

@@ -7,6 +7,7 @@ mod coldstart;
 mod deploy;
 mod destroy;
 mod ip;
+mod load;
 mod moto;
 mod serve;
 mod status;
@@ -37,7 +38,7 @@ enum Command {
     Bench(bench::Args),
     /// Build the release Lambda binaries and package each as <target>/lambda/<function>/bootstrap.zip
     Build(build::Args),
-    /// Compare cold starts between lith and fat: table, raw samples (JSON) and a chart (SVG)
+    /// Compare cold starts between lith and fat against a hello-world floor: table, JSON, SVG
     Coldstart(coldstart::Args),
     /// Build a pattern and serve it on the local stack, or deploy it to AWS with --target aws
     Deploy(deploy::Args),
@@ -45,6 +46,8 @@ enum Command {
     Destroy(destroy::Args),
     /// Manage the WAF IP allow-list: allow, revoke, list and flush addresses
     Ip(ip::Args),
+    /// Load a pattern on a private local stack (or --url): requests/s, latencies, lost writes
+    Load(load::Args),
     /// Run moto's AWS emulation (with this project's extensions) on 127.0.0.1, for the AWS path without an account
     Moto(moto::Args),
     /// Run the API as a plain HTTP server on 127.0.0.1 (no Lambda, no AWS)
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(&workspace, args),
         Command::Destroy(args) => destroy::run(&workspace, args),
         Command::Ip(args) => ip::run(&workspace, args),
+        Command::Load(args) => load::run(&workspace, args),
         Command::Moto(args) => moto::run(&workspace, args),
         Command::Serve(args) => serve::run(&workspace, args),
         Command::Status(args) => status::run(&workspace, args),

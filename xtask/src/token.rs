@@ -37,7 +37,8 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let mut cargo = workspace.cargo();
     cargo.args([
         "build",
-        "--release",
+        "--profile",
+        packaging::TOOL_PROFILE,
         "--quiet",
         "-p",
         DEVSTACK.0,
@@ -55,7 +56,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     if !built.success() {
         bail!("building the local stack failed; the errors are above");
     }
-    let program = workspace.target_dir.join("release").join(DEVSTACK.1);
+    let program = packaging::tool_path(workspace, DEVSTACK.1);
     let mut command = devstack_command(&program, "token", workspace, &args.env);
     command.arg("--state").arg(workspace.devstack_dir()).args([
         "--user",

@@ -20,10 +20,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::log::{LogLine, LogSink, LogStream};
-use crate::report::Report;
 use crate::runtime_api::{
     ErrorReport, MAX_PAYLOAD_BYTES, QueuedInvocation, RuntimeApi, RuntimeApiConfig, RuntimeEvent,
 };
+use platform_report::Report;
 
 /// How long Lambda lets an on-demand environment spend in its init phase.
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);

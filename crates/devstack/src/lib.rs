@@ -2,13 +2,12 @@
 //! Lambda would serve it, without Docker ([`local_stack::LocalStack`]). Functions run as real
 //! `bootstrap` processes fed through the Lambda Runtime API, with real cold starts and REPORT lines.
 //!
-//! devstack never links the API crates: what a function does locally it does for the same
-//! reasons in AWS.
+//! devstack never links the API crates or the route table: what a function does locally it does
+//! for the same reasons in AWS, and routes come from the rendered template. Measuring the stack
+//! (bench, coldstart, load) is the `measure` crate's job.
 
 pub mod access_log;
-pub mod bench;
 pub mod cognito;
-pub mod coldstart;
 pub mod connection;
 pub mod environment;
 pub mod gateway;
@@ -16,7 +15,6 @@ pub mod local_stack;
 pub mod log;
 pub mod pool;
 pub mod proxy;
-pub mod report;
 pub mod runtime_api;
 
 pub use environment::{
@@ -24,5 +22,6 @@ pub use environment::{
     InvokeError,
 };
 pub use log::{LogLine, LogSink, LogStream};
-pub use report::{Report, ReportParseError};
+// The one parser of platform reports; re-exported because every invocation returns one.
+pub use platform_report::{Report, ReportParseError};
 pub use runtime_api::{ErrorReport, MAX_PAYLOAD_BYTES};

@@ -32,6 +32,10 @@ pub enum KeyTrust {
     Jwks(BTreeMap<String, String>),
 }
 
+/// Execution environments per function at once, unless configured: AWS's default account
+/// concurrency is far higher, but a laptop runs every environment as a process of its own.
+pub const DEFAULT_CONCURRENCY_LIMIT: usize = 10;
+
 pub struct LocalStackConfig {
     pub template: ApiTemplate,
     /// The pools the environment configures; the template's authorizer must name only these.
@@ -71,7 +75,7 @@ impl LocalStackConfig {
             state_dir,
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             region: "eu-west-1".into(),
-            concurrency_limit: 10,
+            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
             idle_timeout: Duration::from_secs(300),
             function_env: BTreeMap::new(),
             console: false,

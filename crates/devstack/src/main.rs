@@ -29,42 +29,6 @@ enum Command {
     Serve(ServeArgs),
     /// Print a local ID token of a configured user pool (alone, on stdout)
     Token(TokenArgs),
-    /// Measure the gateway's overhead per warm request and each function's cold start
-    Bench(BenchArgs),
-    /// Compare cold starts between patterns: tables, a JSON file of raw samples and an SVG chart
-    Coldstart(ColdstartArgs),
-}
-
-#[derive(clap::Args)]
-struct ColdstartArgs {
-    /// A pattern and its rendered template: lith=deploy/templates/dev-lith.json (repeatable)
-    #[arg(long = "pattern", value_name = "NAME=TEMPLATE", required = true)]
-    patterns: Vec<String>,
-    #[arg(long)]
-    env_file: PathBuf,
-    #[arg(long)]
-    artifacts: PathBuf,
-    /// Forced cold starts per pattern and route group
-    #[arg(long, default_value_t = 10)]
-    samples: usize,
-    /// Warm requests after the cold starts, per group
-    #[arg(long, default_value_t = 100)]
-    burst: usize,
-    /// Directory for coldstart.json, coldstart.svg and coldstart.txt
-    #[arg(long)]
-    out: PathBuf,
-    /// The command line to record in the JSON file
-    #[arg(long, default_value = "")]
-    command: String,
-}
-
-#[derive(clap::Args)]
-struct BenchArgs {
-    #[command(flatten)]
-    files: StackFiles,
-    /// Warm requests to time
-    #[arg(long, default_value_t = 1000)]
-    requests: usize,
 }
 
 /// What a stack is made from.
@@ -238,110 +202,6 @@ fn template_json(path: &PathBuf) -> Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
-async fn bench(args: BenchArgs) -> Result<()> {
-    use devstack::bench::percentile;
-    let (env, template) = args.files.load()?;
-    let state = std::env::temp_dir().join(format!("devstack-bench-{}", std::process::id()));
-    let result = devstack::bench::run(
-        template,
-        env.user_pools.clone(),
-        args.files.artifacts,
-        state.clone(),
-        args.requests,
-    )
-    .await;
-    let _ = std::fs::remove_dir_all(&state);
-    let result = result?;
-    let mut overheads = result.overheads_ms.clone();
-    overheads.sort_by(f64::total_cmp);
-    let mut latencies = result.latencies_ms.clone();
-    latencies.sort_by(f64::total_cmp);
-    println!(
-        "gateway overhead per warm request ({} sequential requests; client latency minus the function's REPORT Duration):",
-        args.requests
-    );
-    println!(
-        "  overhead   p50 {:.3} ms   p99 {:.3} ms",
-        percentile(&overheads, 0.5),
-        percentile(&overheads, 0.99)
-    );
-    println!(
-        "  latency    p50 {:.3} ms   p99 {:.3} ms",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
-    );
-    println!("cold start per function (one sample each; `cargo xtask coldstart` takes many):");
-    println!(
-        "  {:<28} {:>15} {:>15}",
-        "function", "Init Duration", "first request"
-    );
-    for (function, init, first) in &result.cold_starts {
-        println!("  {function:<28} {:>12.2} ms {:>12.2} ms", init, first);
-    }
-    Ok(())
-}
-
-async fn coldstart(args: ColdstartArgs) -> Result<()> {
-    use devstack::coldstart::{
-        ColdstartRun, Machine, Plan, measure_pattern, render_tables, write_outputs,
-    };
-    if args.samples == 0 {
-        bail!("--samples must be at least 1");
-    }
-    let env = load_env(&args.env_file)?;
-    let mut patterns = Vec::new();
-    for entry in &args.patterns {
-        let Some((name, path)) = entry.split_once('=') else {
-            bail!("--pattern {entry:?}: write <name>=<template file>")
-        };
-        let template = read_template(&PathBuf::from(path))?;
-        let state =
-            std::env::temp_dir().join(format!("devstack-coldstart-{}-{name}", std::process::id()));
-        let mut progress = |line: &str| eprintln!("    {line}");
-        eprintln!(
-            "==> {name}: {} cold starts and {} warm requests per route group",
-            args.samples, args.burst
-        );
-        let plan = Plan {
-            pattern: name.to_owned(),
-            template,
-            user_pools: env.user_pools.clone(),
-            artifacts_dir: args.artifacts.clone(),
-            state_dir: state.clone(),
-            samples: args.samples,
-            burst: args.burst,
-        };
-        let result = measure_pattern(plan, &mut progress).await;
-        let _ = std::fs::remove_dir_all(&state);
-        patterns.push(result?);
-    }
-    let finished_at = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
-    let run = ColdstartRun {
-        machine: Machine::read(),
-        command: args.command,
-        finished_at,
-        samples: args.samples,
-        burst: args.burst,
-        patterns,
-    };
-    println!();
-    print!("{}", render_tables(&run));
-    let written = write_outputs(&run, &args.out)
-        .with_context(|| format!("writing into {}", args.out.display()))?;
-    println!();
-    for (kind, path) in written {
-        println!("  {kind:<6} {}", path.display());
-    }
-    Ok(())
-}
-
 fn token(args: TokenArgs) -> Result<()> {
     let env = load_env(&args.env_file)?;
     let pool = match &args.pool {
@@ -375,8 +235,6 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Token(args) => token(args),
-        Command::Bench(args) => bench(args).await,
-        Command::Coldstart(args) => coldstart(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

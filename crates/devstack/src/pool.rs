@@ -39,6 +39,27 @@ impl Drop for Slot {
 struct Idle {
     environment: ExecutionEnvironment,
     since: Instant,
+    alive: Alive,
+}
+
+/// Counts one environment as alive until dropped, whichever way the environment ends.
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a pool has done so far, for measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Environments started (each a cold start).
+    pub cold_starts: u64,
+    /// Environments alive now, busy or idle.
+    pub alive: usize,
+    /// The most environments alive at once.
+    pub peak_alive: usize,
 }
 
 /// The environments of one function.
@@ -54,6 +75,9 @@ pub struct FunctionPool {
     /// back to the pool, so a shutdown leaves no environment of its time behind. Compared with
     /// `idle` locked too, so an invocation ending during a shutdown cannot slip one in.
     generation: AtomicU64,
+    cold_starts: AtomicU64,
+    alive: Arc<AtomicUsize>,
+    peak_alive: AtomicUsize,
 }
 
 impl FunctionPool {
@@ -71,7 +95,26 @@ impl FunctionPool {
             idle: Mutex::new(Vec::new()),
             busy: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            cold_starts: AtomicU64::new(0),
+            alive: Arc::new(AtomicUsize::new(0)),
+            peak_alive: AtomicUsize::new(0),
         })
+    }
+
+    /// Cold starts so far, environments alive now and at most.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            cold_starts: self.cold_starts.load(Ordering::SeqCst),
+            alive: self.alive.load(Ordering::SeqCst),
+            peak_alive: self.peak_alive.load(Ordering::SeqCst),
+        }
+    }
+
+    fn count_new_environment(&self) -> Alive {
+        self.cold_starts.fetch_add(1, Ordering::SeqCst);
+        let alive = self.alive.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_alive.fetch_max(alive, Ordering::SeqCst);
+        Alive(Arc::clone(&self.alive))
     }
 
     pub fn config(&self) -> &FunctionConfig {
@@ -113,11 +156,16 @@ impl FunctionPool {
         generation: u64,
     ) -> Result<Invocation, PoolError> {
         let reused = self.take_live_idle().await;
-        let mut environment = match reused {
-            Some(idle) => idle.environment,
+        let (mut environment, alive) = match reused {
+            Some(idle) => (idle.environment, idle.alive),
             None => {
-                ExecutionEnvironment::start(self.config.clone(), &self.work_dir, self.log.clone())
-                    .await?
+                let environment = ExecutionEnvironment::start(
+                    self.config.clone(),
+                    &self.work_dir,
+                    self.log.clone(),
+                )
+                .await?;
+                (environment, self.count_new_environment())
             }
         };
         let outcome = environment.invoke(event).await;
@@ -127,17 +175,18 @@ impl FunctionPool {
                 idle.push(Idle {
                     environment,
                     since: Instant::now(),
+                    alive,
                 });
                 None
             } else {
                 // The pool was shut down while this invocation ran.
-                Some(environment)
+                Some((environment, alive))
             }
         } else {
             // Crashed, timed out or failed its init: the next request gets a fresh environment.
-            Some(environment)
+            Some((environment, alive))
         };
-        if let Some(environment) = retired {
+        if let Some((environment, _alive)) = retired {
             let _ = environment.shutdown().await;
         }
         Ok(outcome?)

@@ -301,6 +301,13 @@ async fn shutdown_stops_every_idle_environment_and_the_pool_stays_usable() {
     assert!(next.cold);
     assert!(![a, b].contains(&next_pid));
     assert_eq!(h.pool.idle_count().await, 1);
+
+    // What `cargo xtask load` reports: three cold starts, two environments at most, one left.
+    let stats = h.pool.stats();
+    assert_eq!(
+        (stats.cold_starts, stats.peak_alive, stats.alive),
+        (3, 2, 1)
+    );
 }
 
 #[tokio::test]

@@ -144,7 +144,7 @@ pub fn build(
         executables.extend(if needs_cross_build(architecture) {
             cross_build_release(workspace, &targets, architecture, tools, echo)?
         } else {
-            cargo_build_release(workspace, &targets, echo)?
+            cargo_build(workspace, &targets, "release", echo)?
         });
     }
     let lambda_dir = workspace.lambda_dir(architecture);
@@ -169,11 +169,21 @@ pub fn build(
         .collect()
 }
 
-/// A release binary that is not a function, such as the local stack: `(package, bin)`.
+/// A binary that is not a function, such as the local stack: `(package, bin)`.
 pub type Tool = (&'static str, &'static str);
 
-/// Release-builds tools (see [`Tool`]) for this machine and returns their executables by binary
-/// name.
+/// The cargo profile tools are built in (`[profile.devstack]` of the workspace): release's
+/// optimisation, but unwinding on panic, so that one failing task of a long-running local stack
+/// or measurement cannot abort the whole process as the functions' `panic = "abort"` would.
+pub const TOOL_PROFILE: &str = "devstack";
+
+/// Where [`build_tools`] leaves the binary `bin`: `<target>/devstack/<bin>`.
+pub fn tool_path(workspace: &Workspace, bin: &str) -> PathBuf {
+    workspace.target_dir.join(TOOL_PROFILE).join(bin)
+}
+
+/// Builds tools (see [`Tool`]) in [`TOOL_PROFILE`] for this machine and returns their
+/// executables by binary name.
 ///
 /// Never in the same cargo run as functions: cargo unifies dependency features across the
 /// packages of one run, so building a tool beside the functions would change the functions'
@@ -183,11 +193,25 @@ pub fn build_tools(
     tools: &[Tool],
     echo: &dyn Fn(&Command),
 ) -> Result<HashMap<String, PathBuf>, PackagingError> {
-    let targets: Vec<(&str, String)> = tools
+    cargo_build(workspace, &tool_targets(tools), TOOL_PROFILE, echo)
+}
+
+/// Builds binaries in the functions' own release profile for this machine, in a cargo run of
+/// their own: for a binary measured beside the functions (the cold-start floor), which must be
+/// built as they are.
+pub fn build_release_bins(
+    workspace: &Workspace,
+    bins: &[Tool],
+    echo: &dyn Fn(&Command),
+) -> Result<HashMap<String, PathBuf>, PackagingError> {
+    cargo_build(workspace, &tool_targets(bins), "release", echo)
+}
+
+fn tool_targets(tools: &[Tool]) -> Vec<(&'static str, String)> {
+    tools
         .iter()
         .map(|(package, bin)| (*package, bin.to_string()))
-        .collect();
-    cargo_build_release(workspace, &targets, echo)
+        .collect()
 }
 
 /// `-p <package>... --bin <bin>...`, each package once.
@@ -206,12 +230,13 @@ fn target_args(command: &mut Command, targets: &[(&str, String)]) {
     }
 }
 
-/// Runs one `cargo build --release -p .. --bin ..` (so the release profile applies to these
+/// Runs one `cargo build --profile <profile> -p .. --bin ..` (so the profile applies to these
 /// binaries only, never to xtask), streaming cargo's progress, and returns the executables by
 /// binary name.
-fn cargo_build_release(
+fn cargo_build(
     workspace: &Workspace,
     targets: &[(&str, String)],
+    profile: &str,
     echo: &dyn Fn(&Command),
 ) -> Result<HashMap<String, PathBuf>, PackagingError> {
     let mut cargo = workspace.cargo();
@@ -219,7 +244,8 @@ fn cargo_build_release(
     // diagnostics still go to the terminal on stderr.
     cargo.args([
         "build",
-        "--release",
+        "--profile",
+        profile,
         "--message-format=json-render-diagnostics",
     ]);
     target_args(&mut cargo, targets);

@@ -10,10 +10,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use stack::{ApiTemplate, UserPool};
 
-use crate::bench::{
-    BenchError, percentile, probe_path, reports, start_private_stack, timed_get, wait_for_reports,
+use devstack::ExecutionEnvironment;
+use devstack::proxy::ProxyRequest;
+use platform_report::{Report, ReportTail};
+
+use crate::machine::Machine;
+use crate::private_stack::{
+    MeasureError, function_log, probe_path, read_new, start_private_stack_with, timed_get,
+    wait_for_reports,
 };
-use crate::report::Report;
+use crate::stats::{Summary, percentile};
 
 /// One forced cold start.
 #[derive(Debug, Clone, Serialize)]
@@ -44,72 +50,6 @@ pub struct GroupResult {
 pub struct PatternResult {
     pub pattern: String,
     pub groups: Vec<GroupResult>,
-}
-
-/// The machine the samples come from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Machine {
-    pub cpu: String,
-    pub cores: usize,
-    pub memory_mb: u64,
-    pub os: String,
-    pub kernel: String,
-}
-
-impl Machine {
-    pub fn read() -> Machine {
-        let file = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-        let field = |text: &str, key: &str| -> String {
-            text.lines()
-                .find_map(|l| {
-                    l.strip_prefix(key).map(|v| {
-                        v.trim_start_matches([' ', '\t', ':', '='])
-                            .trim_matches('"')
-                            .trim()
-                            .to_owned()
-                    })
-                })
-                .unwrap_or_default()
-        };
-        let meminfo = file("/proc/meminfo");
-        Machine {
-            cpu: field(&file("/proc/cpuinfo"), "model name"),
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
-            memory_mb: field(&meminfo, "MemTotal")
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .unwrap_or(0)
-                / 1024,
-            os: field(&file("/etc/os-release"), "PRETTY_NAME"),
-            kernel: file("/proc/sys/kernel/osrelease").trim().to_owned(),
-        }
-    }
-}
-
-/// Median, p90, min and max of samples.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Summary {
-    pub median: f64,
-    pub p90: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Summary {
-    pub fn of(samples: impl IntoIterator<Item = f64>) -> Option<Summary> {
-        let mut sorted: Vec<f64> = samples.into_iter().collect();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_by(f64::total_cmp);
-        Some(Summary {
-            median: percentile(&sorted, 0.5),
-            p90: percentile(&sorted, 0.9),
-            min: sorted[0],
-            max: sorted[sorted.len() - 1],
-        })
-    }
 }
 
 impl GroupResult {
@@ -145,6 +85,8 @@ pub struct Plan {
     pub artifacts_dir: PathBuf,
     /// The private stack's state directory.
     pub state_dir: PathBuf,
+    /// Variables for every function besides the template's (e.g. another `STORE_URL`).
+    pub function_env: BTreeMap<String, String>,
     /// Forced cold starts per route group.
     pub samples: usize,
     /// Warm requests per route group.
@@ -155,13 +97,14 @@ pub struct Plan {
 pub async fn measure_pattern(
     plan: Plan,
     progress: &mut dyn FnMut(&str),
-) -> Result<PatternResult, BenchError> {
+) -> Result<PatternResult, MeasureError> {
     let Plan {
         pattern,
         template,
         user_pools,
         artifacts_dir,
         state_dir,
+        function_env,
         samples,
         burst,
     } = plan;
@@ -180,13 +123,25 @@ pub async fn measure_pattern(
             ));
         }
     }
-    let stack = start_private_stack(template, user_pools, artifacts_dir.clone(), state_dir).await?;
+    let stack = start_private_stack_with(
+        template,
+        user_pools,
+        artifacts_dir.clone(),
+        state_dir,
+        function_env,
+        devstack::local_stack::DEFAULT_CONCURRENCY_LIMIT,
+    )
+    .await?;
     let client = reqwest::Client::new();
     let mut groups = Vec::new();
     let mut outcome = Ok(());
     for (group, function, package) in targets {
         let pool = stack.pools().find(|p| p.config().name == function).cloned();
-        let log = stack.logs_dir().join(format!("{function}.log"));
+        let log = function_log(stack.logs_dir(), &function);
+        let mut tail = ReportTail::from_end(&log).map_err(|source| MeasureError::Io {
+            path: log.clone(),
+            source,
+        })?;
         let url = format!("{}{}", stack.base_url(), probe_path(&group));
         let mut result = GroupResult {
             binary_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap")),
@@ -198,20 +153,19 @@ pub async fn measure_pattern(
             not_cold: Vec::new(),
             warm_ms: Vec::new(),
         };
-        let run: Result<(), BenchError> = async {
+        let run: Result<(), MeasureError> = async {
             for sample in 1..=samples {
                 // A fresh execution environment: stop the idle ones, as Lambda does after idling.
                 if let Some(pool) = &pool {
                     pool.shutdown().await;
                 }
-                let before = reports(&log).len();
                 let latency = timed_get(&client, &url).await?;
-                let found = wait_for_reports(&log, before + 1).await;
-                let Some(report) = found.get(before).cloned() else {
-                    return Err(BenchError::MissingReports {
+                let found = wait_for_reports(&mut tail, 1).await?;
+                let Some(report) = found.first().cloned() else {
+                    return Err(MeasureError::MissingReports {
                         function: function.clone(),
-                        got: found.len(),
-                        expected: before + 1,
+                        got: 0,
+                        expected: 1,
                         log: log.clone(),
                     });
                 };
@@ -228,6 +182,8 @@ pub async fn measure_pattern(
                 result.warm_ms.push(timed_get(&client, &url).await?);
             }
             progress(&format!("{pattern} · {group}: warm burst of {burst} done"));
+            // The burst's reports are not samples; read past them.
+            read_new(&mut tail)?;
             Ok(())
         }
         .await;
@@ -242,6 +198,97 @@ pub async fn measure_pattern(
         pattern: pattern.to_owned(),
         groups,
     })
+}
+
+/// What to measure for the floor: a hello-world lambda_http function (crates/coldstart-floor)
+/// built in the functions' profile, so its Init Duration is what any such binary needs.
+pub struct FloorPlan {
+    /// The floor's package: `<dir>/bootstrap.zip` (and `bootstrap` beside it, for its size).
+    pub package_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub samples: usize,
+    pub burst: usize,
+}
+
+/// The floor's name in the tables and the JSON file.
+pub const FLOOR: &str = "floor";
+
+/// Measures the floor: each sample a new execution environment invoked once, directly through
+/// its Runtime API (no gateway: it serves no route of the template), then a warm burst.
+pub async fn measure_floor(
+    plan: FloorPlan,
+    progress: &mut dyn FnMut(&str),
+) -> Result<GroupResult, MeasureError> {
+    let FloorPlan {
+        package_dir,
+        state_dir,
+        samples,
+        burst,
+    } = plan;
+    let zip = package_dir.join("bootstrap.zip");
+    if !zip.is_file() {
+        return Err(MeasureError::Setup(format!(
+            "{}: the floor's package is missing; `cargo xtask coldstart` builds it",
+            zip.display()
+        )));
+    }
+    let work_dir = state_dir.join("runtime");
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| MeasureError::Setup(format!("creating {}: {e}", work_dir.display())))?;
+    let config = devstack::FunctionConfig::new("coldstart-floor", &zip);
+    let mut result = GroupResult {
+        group: FLOOR.into(),
+        function: config.name.clone(),
+        package: "coldstart-floor".into(),
+        binary_bytes: file_size(&package_dir.join("bootstrap")),
+        zip_bytes: file_size(&zip),
+        cold: Vec::new(),
+        not_cold: Vec::new(),
+        warm_ms: Vec::new(),
+    };
+    let event = ProxyRequest::new("GET", "floor", "/").to_event();
+    let start = || async {
+        ExecutionEnvironment::start(config.clone(), &work_dir, devstack::LogSink::discard())
+            .await
+            .map_err(|e| MeasureError::Setup(format!("starting the floor: {e}")))
+    };
+    let mut last = None;
+    for sample in 1..=samples {
+        let mut environment = start().await?;
+        let (invocation, latency) = invoke_floor(&mut environment, &event).await?;
+        let peak_rss_kb = devstack::environment::peak_rss_kb(environment.pid());
+        record(&mut result, invocation.report, latency, peak_rss_kb);
+        progress(&format!("floor: cold start {sample}/{samples}"));
+        // The last environment stays for the warm burst.
+        if sample < samples {
+            let _ = environment.shutdown().await;
+        } else {
+            last = Some(environment);
+        }
+    }
+    if let Some(mut environment) = last {
+        for _ in 0..burst {
+            result
+                .warm_ms
+                .push(invoke_floor(&mut environment, &event).await?.1);
+        }
+        let _ = environment.shutdown().await;
+        progress(&format!("floor: warm burst of {burst} done"));
+    }
+    Ok(result)
+}
+
+/// One invocation of the floor and its latency in ms.
+async fn invoke_floor(
+    environment: &mut ExecutionEnvironment,
+    event: &serde_json::Value,
+) -> Result<(devstack::Invocation, f64), MeasureError> {
+    let started = std::time::Instant::now();
+    let invocation = environment
+        .invoke(event.clone())
+        .await
+        .map_err(|e| MeasureError::Setup(format!("invoking the floor: {e}")))?;
+    Ok((invocation, started.elapsed().as_secs_f64() * 1000.0))
 }
 
 /// Counts a sample as cold only if its REPORT line says so (it carries Init Duration).
@@ -265,6 +312,8 @@ pub struct ColdstartRun {
     pub finished_at: String,
     pub samples: usize,
     pub burst: usize,
+    /// The hello-world function's row, when it was measured.
+    pub floor: Option<GroupResult>,
     pub patterns: Vec<PatternResult>,
 }
 
@@ -287,43 +336,64 @@ fn summary_cell(summary: Option<Summary>) -> String {
     )
 }
 
+/// `+0.85 ms (1.31x)`: how much longer than the floor a function's median init takes.
+fn over_floor(init: Option<Summary>, floor: Option<Summary>) -> String {
+    match (init, floor) {
+        (Some(init), Some(floor)) if floor.median > 0.0 => format!(
+            "{:+.2} ms ({:.2}x)",
+            init.median - floor.median,
+            init.median / floor.median
+        ),
+        _ => "-".into(),
+    }
+}
+
 fn mb(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "-".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
 }
 
 /// The table (one row per pattern and group) and the lith/fat ratios, as text.
 pub fn render_tables(run: &ColdstartRun) -> String {
+    let floor_init = run.floor.as_ref().and_then(GroupResult::init);
     let mut rows = vec![[
         "pattern".to_owned(),
         "group".into(),
         "function".into(),
         "init ms med/p90/min/max".into(),
+        "init over floor".into(),
         "first request ms med/p90/min/max".into(),
         "warm p50/p99 ms".into(),
         "binary".into(),
         "zip".into(),
         "peak RSS".into(),
     ]];
+    let row = |pattern: &str, g: &GroupResult| {
+        [
+            pattern.to_owned(),
+            g.group.clone(),
+            g.function.clone(),
+            summary_cell(g.init()),
+            over_floor(g.init(), floor_init),
+            summary_cell(g.first_request()),
+            g.warm().map_or_else(
+                || "-".into(),
+                |(p50, p99)| format!("{} / {}", ms(p50), ms(p99)),
+            ),
+            mb(g.binary_bytes),
+            mb(g.zip_bytes),
+            g.peak_rss_kb()
+                .map_or_else(|| "-".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+        ]
+    };
+    if let Some(floor) = &run.floor {
+        rows.push(row("-", floor));
+    }
     for pattern in &run.patterns {
         for g in &pattern.groups {
-            rows.push([
-                pattern.pattern.clone(),
-                g.group.clone(),
-                g.function.clone(),
-                summary_cell(g.init()),
-                summary_cell(g.first_request()),
-                g.warm().map_or_else(
-                    || "-".into(),
-                    |(p50, p99)| format!("{} / {}", ms(p50), ms(p99)),
-                ),
-                mb(g.binary_bytes),
-                mb(g.zip_bytes),
-                g.peak_rss_kb()
-                    .map_or_else(|| "-".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
-            ]);
+            rows.push(row(&pattern.pattern, g));
         }
     }
-    let widths: Vec<usize> = (0..9)
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -334,6 +404,14 @@ pub fn render_tables(run: &ColdstartRun) -> String {
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
+    }
+    if run.floor.is_some() {
+        let _ = writeln!(
+            out,
+            "\n  floor: a hello-world lambda_http function in the same profile, invoked directly \
+             (its first request has no gateway);\n  init over floor: median Init Duration minus \
+             the floor's, and their ratio"
+        );
     }
     let ratios = ratios(run);
     if !ratios.is_empty() {
@@ -381,145 +459,6 @@ pub fn ratios(run: &ColdstartRun) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
-/// A bar chart: per group, the median of each pattern with a min-max whisker, for Init Duration
-/// and for first-request latency, side by side.
-pub fn render_svg(run: &ColdstartRun) -> String {
-    const COLORS: [&str; 4] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759"];
-    let groups: Vec<&str> = routes::Group::ALL.iter().map(|g| g.name()).collect();
-    type Metric = fn(&GroupResult) -> Option<Summary>;
-    let panels: [(&str, Metric); 2] = [
-        ("Init Duration (ms)", GroupResult::init),
-        (
-            "First request through the gateway (ms)",
-            GroupResult::first_request,
-        ),
-    ];
-    let (panel_w, panel_h, top, left) = (460.0_f64, 300.0_f64, 90.0_f64, 60.0_f64);
-    let width = left + panels.len() as f64 * (panel_w + left);
-    let height = top + panel_h + 70.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(
-        svg,
-        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts, lith vs fat: median with min-max, {} samples per group</text>"#,
-        run.samples
-    );
-    let _ = writeln!(
-        svg,
-        r##"<text x="{left}" y="44" fill="#555">{} · {} cores · {}</text>"##,
-        escape(&run.machine.cpu),
-        run.machine.cores,
-        escape(&run.finished_at)
-    );
-    for (p, pattern) in run.patterns.iter().enumerate() {
-        let x = left + p as f64 * 120.0;
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{x}" y="52" width="12" height="12" fill="{}"/><text x="{}" y="62">{}</text>"#,
-            COLORS[p % 4],
-            x + 16.0,
-            escape(&pattern.pattern)
-        );
-    }
-    for (index, (title, metric)) in panels.iter().enumerate() {
-        let x0 = left + index as f64 * (panel_w + left);
-        let max = run
-            .patterns
-            .iter()
-            .flat_map(|p| &p.groups)
-            .filter_map(|g| metric(g).map(|s| s.max))
-            .fold(0.0_f64, f64::max)
-            .max(1.0)
-            * 1.1;
-        let y = |value: f64| top + panel_h - value / max * panel_h;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{x0}" y="{}" font-weight="bold">{title}</text>"#,
-            top - 6.0
-        );
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{x0}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##,
-            top + panel_h,
-            x0 + panel_w,
-            top + panel_h
-        );
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{x0}" y1="{top}" x2="{x0}" y2="{}" stroke="#333"/>"##,
-            top + panel_h
-        );
-        for tick in 0..=4 {
-            let value = max * f64::from(tick) / 4.0;
-            let _ = writeln!(
-                svg,
-                r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{value:.1}</text>"##,
-                x0 - 4.0,
-                y(value) + 4.0
-            );
-        }
-        let slot = panel_w / groups.len() as f64;
-        let bar = slot / (run.patterns.len() as f64 + 1.0);
-        for (g, group) in groups.iter().enumerate() {
-            let _ = writeln!(
-                svg,
-                r#"<text x="{}" y="{}" text-anchor="middle">{group}</text>"#,
-                x0 + slot * (g as f64 + 0.5),
-                top + panel_h + 18.0
-            );
-            for (p, pattern) in run.patterns.iter().enumerate() {
-                let Some(summary) = pattern
-                    .groups
-                    .iter()
-                    .find(|r| r.group == *group)
-                    .and_then(metric)
-                else {
-                    continue;
-                };
-                let bx = x0 + slot * g as f64 + bar * (p as f64 + 0.5);
-                let _ = writeln!(
-                    svg,
-                    r#"<rect x="{bx:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{} {group}: median {:.2} ms</title></rect>"#,
-                    y(summary.median),
-                    bar * 0.9,
-                    top + panel_h - y(summary.median),
-                    COLORS[p % 4],
-                    escape(&pattern.pattern),
-                    summary.median
-                );
-                let cx = bx + bar * 0.45;
-                let _ = writeln!(
-                    svg,
-                    r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#222"/>"##,
-                    y(summary.min),
-                    y(summary.max)
-                );
-                let _ = writeln!(
-                    svg,
-                    r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{:.2}</text>"#,
-                    y(summary.max) - 4.0,
-                    summary.median
-                );
-            }
-        }
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// Writes `coldstart.json`, `coldstart.svg` and `coldstart.txt` into `dir`; returns their paths.
 pub fn write_outputs(
     run: &ColdstartRun,
@@ -530,7 +469,7 @@ pub fn write_outputs(
     let json = serde_json::to_string_pretty(run).map_err(std::io::Error::other)?;
     for (kind, name, content) in [
         ("json", "coldstart.json", json),
-        ("svg", "coldstart.svg", render_svg(run)),
+        ("svg", "coldstart.svg", crate::chart::render_svg(run)),
         ("table", "coldstart.txt", render_tables(run)),
     ] {
         let path = dir.join(name);
@@ -578,6 +517,7 @@ mod tests {
             finished_at: "now".into(),
             samples: 3,
             burst: 3,
+            floor: Some(group(FLOOR, &[2.0, 2.0, 2.0])),
             patterns: vec![
                 PatternResult {
                     pattern: "lith".into(),
@@ -622,11 +562,21 @@ mod tests {
         let table = render_tables(&run);
         assert!(table.contains("3.00 / 4.00 / 2.00 / 4.00"), "{table}");
         assert!(table.contains("projects      init 2.00x"), "{table}");
-        let svg = render_svg(&run);
+        assert!(
+            table.contains("+1.00 ms (1.50x)"),
+            "lith over the floor: {table}"
+        );
+        assert!(
+            table.contains("-0.50 ms (0.75x)"),
+            "fat over the floor: {table}"
+        );
+        assert!(table.contains("f-floor"), "{table}");
+        let svg = crate::chart::render_svg(&run);
         assert!(
             svg.starts_with("<svg")
                 && svg.contains("cpu &lt;x&gt;")
                 && svg.matches("<rect").count() >= 5
+                && svg.contains("floor 2.00 ms")
         );
     }
 }

@@ -1,56 +1,11 @@
-//! The Lambda REPORT log line: the one place it is written and read, so local and CloudWatch logs
-//! are measured by the same code.
+//! The text form: `REPORT RequestId: ...\tDuration: ... ms\t...`, as Lambda writes it with
+//! LogFormat Text (and as the local stack writes it), in CloudWatch exports, console copies and
+//! log tails alike.
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
-/// What Lambda says about one invocation once it is over.
-///
-/// Only `request_id` and `duration_ms` are always present in the wild; the rest depends on the
-/// runtime, the age of the log and the outcome, so it is optional here too.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub request_id: String,
-    pub duration_ms: f64,
-    pub billed_duration_ms: Option<u64>,
-    pub memory_size_mb: Option<u32>,
-    pub max_memory_used_mb: Option<u32>,
-    /// Present only on the first invocation of an execution environment (a cold start).
-    pub init_duration_ms: Option<f64>,
-    /// `timeout` or `error` when the invocation ended the environment; absent on success.
-    pub status: Option<String>,
-    /// Accompanies `status: error`, e.g. `Runtime.ExitError`.
-    pub error_type: Option<String>,
-}
-
-impl Report {
-    /// A report with only the two fields every REPORT line has.
-    pub fn new(request_id: impl Into<String>, duration_ms: f64) -> Self {
-        Self {
-            request_id: request_id.into(),
-            duration_ms,
-            billed_duration_ms: None,
-            memory_size_mb: None,
-            max_memory_used_mb: None,
-            init_duration_ms: None,
-            status: None,
-            error_type: None,
-        }
-    }
-
-    /// Reads a REPORT line, ignoring whatever a log viewer put in front of it (timestamps,
-    /// stream names) and fields this crate does not model (`Restore Duration`, `XRAY TraceId`...).
-    pub fn parse(line: &str) -> Result<Self, ReportParseError> {
-        line.parse()
-    }
-
-    /// True when this invocation paid for starting an execution environment.
-    pub fn is_cold(&self) -> bool {
-        self.init_duration_ms.is_some()
-    }
-}
+use crate::{Report, ReportParseError};
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,16 +36,6 @@ impl fmt::Display for Report {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReportParseError {
-    #[error("not a Lambda REPORT line")]
-    NotAReport,
-    #[error("REPORT line has no {0} field")]
-    Missing(&'static str),
-    #[error("REPORT field {field} has an unreadable value {value:?}")]
-    BadValue { field: &'static str, value: String },
-}
-
 const MARKER: &str = "REPORT RequestId:";
 
 /// Multi-word labels have to be known up front: in the space-separated form some tools print
@@ -106,62 +51,64 @@ const LABELS: &[&[&str]] = &[
     &["Error", "Type:"],
 ];
 
-impl FromStr for Report {
-    type Err = ReportParseError;
+/// Whether `line` holds a text REPORT (wherever in the line).
+pub(crate) fn is_text_report(line: &str) -> bool {
+    line.contains(MARKER)
+}
 
-    fn from_str(line: &str) -> Result<Self, Self::Err> {
-        let start = line.find(MARKER).ok_or(ReportParseError::NotAReport)?;
-        let body = &line[start + "REPORT ".len()..];
+/// Reads the text REPORT in `line`, ignoring whatever a log viewer put in front of it.
+pub(crate) fn parse_text(line: &str) -> Result<Report, ReportParseError> {
+    let start = line.find(MARKER).ok_or(ReportParseError::NotAReport)?;
+    let body = &line[start + "REPORT ".len()..];
 
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for segment in body.split('\t') {
-            let words: Vec<&str> = segment.split_whitespace().collect();
-            let mut i = 0;
-            while i < words.len() {
-                if let Some(label) = label_at(&words[i..]) {
-                    fields.push((label.join(" "), String::new()));
-                    i += label.len();
-                } else if words[i].ends_with(':') {
-                    // A field this parser does not know; keep it apart so it cannot spill into
-                    // the value before it.
-                    fields.push((words[i].to_owned(), String::new()));
-                    i += 1;
-                } else {
-                    if let Some((_, value)) = fields.last_mut() {
-                        if !value.is_empty() {
-                            value.push(' ');
-                        }
-                        value.push_str(words[i]);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for segment in body.split('\t') {
+        let words: Vec<&str> = segment.split_whitespace().collect();
+        let mut i = 0;
+        while i < words.len() {
+            if let Some(label) = label_at(&words[i..]) {
+                fields.push((label.join(" "), String::new()));
+                i += label.len();
+            } else if words[i].ends_with(':') {
+                // A field this parser does not know; keep it apart so it cannot spill into
+                // the value before it.
+                fields.push((words[i].to_owned(), String::new()));
+                i += 1;
+            } else {
+                if let Some((_, value)) = fields.last_mut() {
+                    if !value.is_empty() {
+                        value.push(' ');
                     }
-                    i += 1;
+                    value.push_str(words[i]);
                 }
+                i += 1;
             }
         }
-        let get = |label: &str| {
-            fields
-                .iter()
-                .find(|(l, _)| l == label)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty())
-        };
-
-        let request_id = get("RequestId:")
-            .and_then(|v| v.split_whitespace().next())
-            .ok_or(ReportParseError::Missing("RequestId"))?
-            .to_owned();
-        let duration_ms = number::<f64>(get("Duration:"), "Duration")?
-            .ok_or(ReportParseError::Missing("Duration"))?;
-        Ok(Report {
-            request_id,
-            duration_ms,
-            billed_duration_ms: number(get("Billed Duration:"), "Billed Duration")?,
-            memory_size_mb: number(get("Memory Size:"), "Memory Size")?,
-            max_memory_used_mb: number(get("Max Memory Used:"), "Max Memory Used")?,
-            init_duration_ms: number(get("Init Duration:"), "Init Duration")?,
-            status: get("Status:").map(first_word),
-            error_type: get("Error Type:").map(first_word),
-        })
     }
+    let get = |label: &str| {
+        fields
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+
+    let request_id = get("RequestId:")
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or(ReportParseError::Missing("RequestId"))?
+        .to_owned();
+    let duration_ms = number::<f64>(get("Duration:"), "Duration")?
+        .ok_or(ReportParseError::Missing("Duration"))?;
+    Ok(Report {
+        request_id,
+        duration_ms,
+        billed_duration_ms: number(get("Billed Duration:"), "Billed Duration")?,
+        memory_size_mb: number(get("Memory Size:"), "Memory Size")?,
+        max_memory_used_mb: number(get("Max Memory Used:"), "Max Memory Used")?,
+        init_duration_ms: number(get("Init Duration:"), "Init Duration")?,
+        status: get("Status:").map(first_word),
+        error_type: get("Error Type:").map(first_word),
+    })
 }
 
 fn label_at<'a>(words: &[&str]) -> Option<&'a [&'a str]> {
@@ -201,7 +148,7 @@ fn number<T: FromStr>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::{Report, ReportParseError};
 
     const ID: &str = "8f5c3e1a-7b2d-4c9e-a1f0-3d6b2e9c4a71";
 

@@ -1,0 +1,162 @@
+//! The cold-start chart: an SVG bar chart, written by hand (no plotting dependency for one figure).
+
+use std::fmt::Write as _;
+
+use crate::coldstart::{ColdstartRun, GroupResult};
+use crate::stats::Summary;
+
+/// A bar chart: per group, the median of each pattern with a min-max whisker, for Init Duration
+/// and for first-request latency, side by side.
+pub fn render_svg(run: &ColdstartRun) -> String {
+    const COLORS: [&str; 4] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759"];
+    let groups: Vec<&str> = routes::Group::ALL.iter().map(|g| g.name()).collect();
+    type Metric = fn(&GroupResult) -> Option<Summary>;
+    let panels: [(&str, Metric); 2] = [
+        ("Init Duration (ms)", GroupResult::init),
+        (
+            "First request through the gateway (ms)",
+            GroupResult::first_request,
+        ),
+    ];
+    let (panel_w, panel_h, top, left) = (460.0_f64, 300.0_f64, 90.0_f64, 60.0_f64);
+    let width = left + panels.len() as f64 * (panel_w + left);
+    let height = top + panel_h + 70.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        svg,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts, lith vs fat: median with min-max, {} samples per group</text>"#,
+        run.samples
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="{left}" y="44" fill="#555">{} · {} cores · {}</text>"##,
+        escape(&run.machine.cpu),
+        run.machine.cores,
+        escape(&run.finished_at)
+    );
+    for (p, pattern) in run.patterns.iter().enumerate() {
+        let x = left + p as f64 * 120.0;
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x}" y="52" width="12" height="12" fill="{}"/><text x="{}" y="62">{}</text>"#,
+            COLORS[p % 4],
+            x + 16.0,
+            escape(&pattern.pattern)
+        );
+    }
+    for (index, (title, metric)) in panels.iter().enumerate() {
+        let x0 = left + index as f64 * (panel_w + left);
+        let max = run
+            .patterns
+            .iter()
+            .flat_map(|p| &p.groups)
+            .filter_map(|g| metric(g).map(|s| s.max))
+            .fold(0.0_f64, f64::max)
+            .max(1.0)
+            * 1.1;
+        let y = |value: f64| top + panel_h - value / max * panel_h;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x0}" y="{}" font-weight="bold">{title}</text>"#,
+            top - 6.0
+        );
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x0}" y1="{}" x2="{}" y2="{}" stroke="#333"/>"##,
+            top + panel_h,
+            x0 + panel_w,
+            top + panel_h
+        );
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x0}" y1="{top}" x2="{x0}" y2="{}" stroke="#333"/>"##,
+            top + panel_h
+        );
+        for tick in 0..=4 {
+            let value = max * f64::from(tick) / 4.0;
+            let _ = writeln!(
+                svg,
+                r##"<text x="{}" y="{}" text-anchor="end" fill="#555">{value:.1}</text>"##,
+                x0 - 4.0,
+                y(value) + 4.0
+            );
+        }
+        // The floor's median init, across the init panel: what any lambda_http binary needs.
+        if let Some(floor) = run
+            .floor
+            .as_ref()
+            .and_then(GroupResult::init)
+            .filter(|_| index == 0)
+        {
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{x0}" y1="{fy:.1}" x2="{}" y2="{fy:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555">floor {:.2} ms</text>"##,
+                x0 + panel_w,
+                x0 + panel_w,
+                y(floor.median) - 4.0,
+                floor.median,
+                fy = y(floor.median),
+            );
+        }
+        let slot = panel_w / groups.len() as f64;
+        let bar = slot / (run.patterns.len() as f64 + 1.0);
+        for (g, group) in groups.iter().enumerate() {
+            let _ = writeln!(
+                svg,
+                r#"<text x="{}" y="{}" text-anchor="middle">{group}</text>"#,
+                x0 + slot * (g as f64 + 0.5),
+                top + panel_h + 18.0
+            );
+            for (p, pattern) in run.patterns.iter().enumerate() {
+                let Some(summary) = pattern
+                    .groups
+                    .iter()
+                    .find(|r| r.group == *group)
+                    .and_then(metric)
+                else {
+                    continue;
+                };
+                let bx = x0 + slot * g as f64 + bar * (p as f64 + 0.5);
+                let _ = writeln!(
+                    svg,
+                    r#"<rect x="{bx:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{} {group}: median {:.2} ms</title></rect>"#,
+                    y(summary.median),
+                    bar * 0.9,
+                    top + panel_h - y(summary.median),
+                    COLORS[p % 4],
+                    escape(&pattern.pattern),
+                    summary.median
+                );
+                let cx = bx + bar * 0.45;
+                let _ = writeln!(
+                    svg,
+                    r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#222"/>"##,
+                    y(summary.min),
+                    y(summary.max)
+                );
+                let _ = writeln!(
+                    svg,
+                    r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{:.2}</text>"#,
+                    y(summary.max) - 4.0,
+                    summary.median
+                );
+            }
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -1,0 +1,104 @@
+//! `cargo xtask load`: reads and token-authenticated writes against a pattern on a private local
+//! stack (or a running stack or server with `--url`), then a check that every acknowledged write
+//! is listed; requests/s, latency percentiles, statuses, cold starts, peak environments, and a
+//! JSON report in `target/load/`.
+
+use anyhow::Result;
+
+use packaging::{Pattern, Workspace};
+use stack::EnvConfig;
+
+use crate::bench::{build_measurement, measure_command, run_measure};
+use crate::template;
+use crate::ui;
+
+/// How hard and how long to load; flattened into the command's arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadOptions {
+    /// The pattern to deploy on the private stack (and to name the report after)
+    #[arg(long)]
+    pub pattern: Pattern,
+    /// How long to send requests (at most 600)
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Connections at once, each with one request in flight (at most 256)
+    #[arg(long, default_value_t = 8)]
+    pub connections: usize,
+    /// Share of requests that create an item (with a token), in percent
+    #[arg(long, default_value_t = 20)]
+    pub write_percent: u8,
+    /// Load a running stack or server instead: http://127.0.0.1:<port>[/<stage>] (loopback
+    /// only). Writes are signed with the keys of .devstack/ and cold starts are read from
+    /// .devstack/logs, as `cargo xtask deploy` leaves them.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Stop after this many requests even before the time is up
+    #[arg(long, default_value_t = 5_000_000)]
+    pub max_requests: u64,
+    #[arg(long, default_value = "dev")]
+    pub env: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub options: LoadOptions,
+}
+
+pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
+    let options = args.options;
+    let pattern = options.pattern;
+    let env = EnvConfig::load(&workspace.deploy_dir(), &options.env)?;
+    let built = build_measurement(workspace, &[pattern], &env)?;
+    let out = workspace
+        .target_dir
+        .join("load")
+        .join(format!("load-{}.json", pattern.name()));
+    let mut recorded = format!(
+        "cargo xtask load --pattern {} --seconds {} --connections {} --write-percent {}",
+        pattern.name(),
+        options.seconds,
+        options.connections,
+        options.write_percent
+    );
+    let mut command = measure_command(&built.measure, "load", workspace, &options.env);
+    command.args(["--pattern", pattern.name()]);
+    match &options.url {
+        Some(url) => {
+            recorded.push_str(&format!(" --url {url}"));
+            let state = workspace.devstack_dir();
+            command
+                .args(["--url", url])
+                .arg("--state")
+                .arg(&state)
+                .arg("--logs")
+                .arg(state.join("logs"));
+        }
+        None => {
+            let rendered = template::render(workspace, &options.env, pattern)?;
+            rendered.write()?;
+            command
+                .arg("--template")
+                .arg(&rendered.file)
+                .arg("--artifacts")
+                .arg(&built.packages);
+        }
+    }
+    command
+        .args(["--seconds", &options.seconds.to_string()])
+        .args(["--connections", &options.connections.to_string()])
+        .args(["--write-percent", &options.write_percent.to_string()])
+        .args(["--max-requests", &options.max_requests.to_string()])
+        .arg("--out")
+        .arg(&out)
+        .args(["--command", &recorded]);
+    ui::step(match &options.url {
+        Some(url) => format!("loading {url}"),
+        None => format!(
+            "loading the {} pattern on a private local stack (free port, own state, stopped afterwards)",
+            pattern.name()
+        ),
+    });
+    run_measure(command, "load")?;
+    Ok(())
+}
