@@ -372,7 +372,7 @@ impl ExecutionEnvironment {
                 limit: MAX_PAYLOAD_BYTES,
             });
         }
-        let request_id = Uuid::new_v4().to_string();
+        let request_id = crate::random_uuid().to_string();
         let cold = self.invocations == 0;
         self.invocations += 1;
         let called_at = Instant::now();
@@ -691,21 +691,27 @@ impl ExecutionEnvironment {
 }
 
 impl Drop for ExecutionEnvironment {
+    /// Never blocks: a drop may run on the async runtime's threads (a dropped pool, a cancelled
+    /// task). The process gets SIGKILL here and tokio's orphan reaper collects it (the child was
+    /// spawned with `kill_on_drop`); the task directory is removed on the blocking pool when a
+    /// runtime is there, else at once.
     fn drop(&mut self) {
         let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
         if let Ok(None) = child.try_wait() {
             let _ = child.start_kill();
-            // Reap it here so no zombie outlives the environment; SIGKILL takes effect within
-            // milliseconds, and past the limit tokio's orphan reaper takes over.
-            for _ in 0..500 {
-                match child.try_wait() {
-                    Ok(None) => std::thread::sleep(Duration::from_millis(1)),
-                    _ => break,
-                }
-            }
         }
         if !self.task_dir_removed {
-            let _ = fs::remove_dir_all(&self.task_dir);
+            let dir = std::mem::take(&mut self.task_dir);
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn_blocking(move || {
+                        let _ = fs::remove_dir_all(dir);
+                    });
+                }
+                Err(_) => {
+                    let _ = fs::remove_dir_all(dir);
+                }
+            }
         }
     }
 }

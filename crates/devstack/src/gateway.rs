@@ -213,7 +213,7 @@ impl Gateway {
     /// Serves one client request, as API Gateway would.
     pub async fn handle(&self, peer: SocketAddr, request: Request<Body>) -> Response<Body> {
         let started = Instant::now();
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = crate::random_uuid().to_string();
         let mut record = AccessRecord::default();
         record
             .set("requestId", request_id.clone())
@@ -478,7 +478,7 @@ fn event_headers(
 
 /// A new X-Ray trace id, `Root=1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`.
 fn trace_id() -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
+    let random = crate::random_uuid().simple().to_string();
     format!(
         "Root=1-{:08x}-{}",
         OffsetDateTime::now_utc().unix_timestamp(),

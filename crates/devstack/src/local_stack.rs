@@ -165,6 +165,7 @@ pub struct LocalStack {
     server: JoinHandle<()>,
     reaper: JoinHandle<()>,
     janitor: Option<JoinHandle<()>>,
+    janitor_log: Option<LogSink>,
     logs_dir: PathBuf,
 }
 
@@ -183,12 +184,11 @@ impl LocalStack {
         let sink = |name: &str| -> Result<LogSink, StackError> {
             let path = logs_dir.join(format!("{name}.log"));
             let file = LogSink::file(&path).map_err(io("opening", &path))?;
-            Ok(LogSink::new(move |line: LogLine| {
-                if console {
-                    println!("[{}] {}", line.function, line.text);
-                }
-                file.emit(line);
-            }))
+            Ok(if console {
+                file.also(|line: &LogLine| println!("[{}] {}", line.function, line.text))
+            } else {
+                file
+            })
         };
 
         // Cognito: the template's pools must be configured ones.
@@ -210,7 +210,12 @@ impl LocalStack {
             let trust = match remote {
                 Some(remote) => remote,
                 None => {
-                    let issuer = LocalIssuer::open(pool.clone(), &state_dir)
+                    // Generating an RSA key (first start) takes a while of pure computation:
+                    // off the runtime's threads, which may be serving already (tests, measure).
+                    let (owned, dir) = (pool.clone(), state_dir.clone());
+                    let issuer = tokio::task::spawn_blocking(move || LocalIssuer::open(owned, dir))
+                        .await
+                        .map_err(|e| StackError::Cognito(e.to_string()))?
                         .map_err(|e| StackError::Cognito(e.to_string()))?;
                     jwks.insert(pool.pool_id().to_owned(), issuer.jwks());
                     TrustedPool::local(&issuer)
@@ -341,15 +346,19 @@ impl LocalStack {
                 })
                 .await;
         });
-        let janitor = match (&gateway.waf, config.janitor_period) {
-            (Some(gate), Some(period)) => Some(spawn_janitor(
-                state_dir.clone(),
-                gate.names.clone(),
-                period,
-                sink("janitor")?,
-                stopped.clone(),
-            )),
-            _ => None,
+        let (janitor, janitor_log) = match (&gateway.waf, config.janitor_period) {
+            (Some(gate), Some(period)) => {
+                let log = sink("janitor")?;
+                let task = spawn_janitor(
+                    state_dir.clone(),
+                    gate.names.clone(),
+                    period,
+                    log.clone(),
+                    stopped.clone(),
+                );
+                (Some(task), Some(log))
+            }
+            _ => (None, None),
         };
         let reaper_gateway = Arc::clone(&gateway);
         let idle_timeout = config.idle_timeout;
@@ -373,6 +382,7 @@ impl LocalStack {
             server,
             reaper,
             janitor,
+            janitor_log,
             logs_dir,
         })
     }
@@ -407,5 +417,13 @@ impl LocalStack {
         for pool in self.gateway.pools.values() {
             pool.shutdown().await;
         }
+        // Every line of the stack's life in its file before `stop` returns; the writers wait on
+        // their threads, not on the runtime's.
+        let mut sinks = vec![self.gateway.access_log.clone(), self.gateway.notes.clone()];
+        sinks.extend(self.gateway.pools.values().map(|pool| pool.log().clone()));
+        if let Some(janitor_log) = self.janitor_log {
+            sinks.push(janitor_log);
+        }
+        let _ = tokio::task::spawn_blocking(move || sinks.iter().for_each(LogSink::flush)).await;
     }
 }

@@ -121,6 +121,11 @@ impl FunctionPool {
         &self.config
     }
 
+    /// Where the function's output and platform lines go.
+    pub fn log(&self) -> &LogSink {
+        &self.log
+    }
+
     /// Invokes the function in an idle environment, or a new one. The invocation runs to its end
     /// in a task of its own even if the caller stops waiting, as Lambda finishes an invocation
     /// whose client went away; the environment then goes back to the pool.

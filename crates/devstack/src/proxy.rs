@@ -62,7 +62,7 @@ impl ProxyRequest {
             source_ip: "127.0.0.1".to_owned(),
             claims: None,
             api_id: "local".to_owned(),
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: crate::random_uuid().to_string(),
         }
     }
 

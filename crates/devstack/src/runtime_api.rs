@@ -400,8 +400,8 @@ fn trace_id() -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    let parent = uuid::Uuid::new_v4().simple().to_string();
+    let random = crate::random_uuid().simple().to_string();
+    let parent = crate::random_uuid().simple().to_string();
     format!(
         "Root=1-{secs:08x}-{};Parent={};Sampled=0",
         &random[..24],

@@ -513,6 +513,14 @@ async fn dropping_kills_the_process_and_removes_the_task_dir() {
     let (pid, task_dir) = (h.env.pid(), h.env.task_dir().to_owned());
     assert!(process_exists(pid));
     drop(h.env);
+    // The drop never blocks the runtime: the kill is sent at once, the reaping and the removal
+    // of the task directory happen just after, on the runtime.
+    for _ in 0..500 {
+        if !process_exists(pid) && !task_dir.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(!process_exists(pid));
     assert!(!task_dir.exists());
 }

@@ -133,14 +133,19 @@ pub async fn start_private_stack_with(
         let loopback: waf::Cidr = "127.0.0.1"
             .parse()
             .map_err(|e: waf::CidrError| MeasureError::Setup(e.to_string()))?;
-        waf::AllowListBackend::allow(
-            &backend,
-            &[loopback],
-            Some(Duration::from_secs(3600)),
-            Some("measurement"),
-            OffsetDateTime::now_utc(),
-        )
+        // The local backend writes files and may wait for another writer's lock: not on the
+        // runtime's threads.
+        tokio::task::spawn_blocking(move || {
+            tokio::runtime::Handle::current().block_on(waf::AllowListBackend::allow(
+                &backend,
+                &[loopback],
+                Some(Duration::from_secs(3600)),
+                Some("measurement"),
+                OffsetDateTime::now_utc(),
+            ))
+        })
         .await
+        .map_err(|e| MeasureError::Setup(e.to_string()))?
         .map_err(|e| MeasureError::Setup(e.to_string()))?;
     }
     let mut config = LocalStackConfig::new(template, user_pools, artifacts_dir, state_dir.clone());
