@@ -14,14 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use aws_smithy_types::retry::RetryConfig;
 use catalog::{Collection, ListQuery, NewItem, Repository};
-use e2e::local_stack::{dev_config, rendered_template};
-use e2e::moto::Moto;
-use packaging::Pattern;
+use e2e::moto::{Moto, REGION};
 use store_contract::FreshStores;
 use store_dynamodb::{DynamoDbStore, MAX_ITEMS_READ_PER_LISTING};
 use tokio::sync::OnceCell;
-
-const REGION: &str = "eu-west-1";
 
 /// New tables in one moto, started on first use and stopped when the test ends.
 #[derive(Default)]
@@ -38,15 +34,7 @@ impl MotoTables {
             "catalog-contract-{}",
             self.made.fetch_add(1, Ordering::Relaxed)
         );
-        let template = rendered_template(Pattern::Lith, &dev_config());
-        deployer::create_table_like(
-            &moto.session(REGION),
-            &template,
-            stack::CATALOG_TABLE,
-            &table,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("creating {table} in moto: {e}"));
+        moto.catalog_table(&table).await;
         (moto, table)
     }
 }

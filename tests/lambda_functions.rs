@@ -1,6 +1,9 @@
 //! The packaged bootstraps, run as processes through the Lambda Runtime API and fed real-format
 //! API Gateway REST (v1) events for stage `dev`: what works here works for the same reasons in AWS.
 
+use std::path::Path;
+
+use e2e::moto::Moto;
 use e2e::{Function, claims, request, sqlite_url};
 use serde_json::{Value, json};
 
@@ -152,8 +155,23 @@ async fn lith_answers_every_error_status() {
 async fn next_tokens_work_across_functions_and_a_tampered_one_is_a_400() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_url(dir.path());
-    let env = [("STORE_URL", store.as_str())];
-    let mut lith = Function::start("lith", &env, dir.path()).await;
+    next_tokens_across_functions(&[("STORE_URL".into(), store)], dir.path()).await;
+}
+
+#[tokio::test]
+async fn next_tokens_work_across_functions_and_a_tampered_one_is_a_400_on_dynamodb() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start().await;
+    moto.catalog_table("catalog-dev-tokens").await;
+    next_tokens_across_functions(&moto.store_env("catalog-dev-tokens"), dir.path()).await;
+}
+
+/// Paging across the functions of both patterns, on the store `env` names: a token made by one
+/// function works in another, and an altered, cut or foreign one is the client's error.
+async fn next_tokens_across_functions(env: &[(String, String)], work_dir: &Path) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (env, dir) = (env.as_slice(), work_dir);
+    let mut lith = Function::start("lith", env, dir).await;
     for name in ["Atlas", "Borealis", "Cassini"] {
         let created = lith
             .send(request("POST", "/api/v0/projects").json_body(&json!({ "name": name })))
@@ -168,7 +186,7 @@ async fn next_tokens_work_across_functions_and_a_tampered_one_is_a_400() {
     let token = first["next_token"].as_str().unwrap().to_owned();
 
     // The next page from another function (the fat pattern's, or a new environment).
-    let mut projects = Function::start("projects", &env, dir.path()).await;
+    let mut projects = Function::start("projects", env, dir).await;
     let next = projects
         .send(
             request("GET", "/api/v0/projects")
@@ -201,7 +219,7 @@ async fn next_tokens_work_across_functions_and_a_tampered_one_is_a_400() {
             "{what}"
         );
     }
-    let mut technologies = Function::start("technologies", &env, dir.path()).await;
+    let mut technologies = Function::start("technologies", env, dir).await;
     let foreign = technologies
         .send(request("GET", "/api/v0/technologies").query("next_token", &token))
         .await;
@@ -381,4 +399,93 @@ async fn logs_are_json_lines_carrying_the_request_id() {
         .unwrap_or_else(|| panic!("no JSON 'request finished' line:\n{logs}"));
     assert_eq!(finished["span"]["request_id"], request_id.as_str());
     assert_eq!(finished["status"], 200);
+}
+
+/// The point of the DynamoDB store: whatever function of whichever pattern answers, in whatever
+/// new execution environment, the catalog is the same table's.
+#[tokio::test]
+async fn functions_of_both_patterns_share_the_dynamodb_table_across_cold_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start().await;
+    moto.catalog_table("catalog-dev-shared").await;
+    let env = moto.store_env("catalog-dev-shared");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    let mut lith = Function::start("lith", &env, dir.path()).await;
+    let created = lith
+        .send(
+            request("POST", "/api/v0/projects")
+                .claims(claims("alice"))
+                .json_body(&json!({"name": "Atlas"})),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    lith.stop().await;
+
+    // A new environment of another pattern's function: a cold start with nothing in /tmp.
+    let mut projects = Function::start("projects", &env, dir.path()).await;
+    let listed = projects
+        .send(request("GET", "/api/v0/projects"))
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(listed["items"][0]["name"], "Atlas");
+    assert_eq!(listed["items"][0]["created_by"], "alice");
+    let duplicate = projects
+        .send(request("POST", "/api/v0/projects").json_body(&json!({"name": "Atlas"})))
+        .await;
+    assert_eq!(
+        duplicate.status, 409,
+        "the name is taken in the shared table"
+    );
+    let mut technologies = Function::start("technologies", &env, dir.path()).await;
+    let rust = technologies
+        .send(request("POST", "/api/v0/technologies").json_body(&json!({"name": "Rust"})))
+        .await;
+    assert_eq!(rust.status, 201);
+
+    let mut lith = Function::start("lith", &env, dir.path()).await;
+    let rust = lith.send(request("GET", "/api/v0/technologies/Rust")).await;
+    assert_eq!(
+        rust.status, 200,
+        "a fresh lith sees the fat function's write"
+    );
+    let deleted = lith.send(request("DELETE", "/api/v0/projects/Atlas")).await;
+    assert_eq!(deleted.status, 204);
+    let gone = projects
+        .send(request("GET", "/api/v0/projects/Atlas"))
+        .await;
+    assert_eq!(
+        gone.status, 404,
+        "and the fat function sees the lith's delete at once"
+    );
+    let mut meta = Function::start("meta", &env, dir.path()).await;
+    let health = meta.send(request("GET", "/health")).await;
+    assert_eq!(health.status, 200, "{:?}", health.json());
+    for function in [lith, projects, technologies, meta] {
+        function.stop().await;
+    }
+}
+
+/// A table that is not there is the operator's to fix: 500 (no Retry-After), and the function's
+/// log names the table and the action.
+#[tokio::test]
+async fn a_missing_dynamodb_table_is_a_500_whose_log_names_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start().await;
+    let env = moto.store_env("catalog-dev-absent");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut lith = Function::start("lith", &env, dir.path()).await;
+    let reply = lith.send(request("GET", "/api/v0/projects")).await;
+    assert_eq!(reply.status, 500);
+    assert!(
+        !reply
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("retry-after")),
+        "a misconfiguration is not a reason to retry"
+    );
+    let log = lith.wait_for_log("catalog-dev-absent").await;
+    assert!(log.contains("dynamodb:Query"), "{log}");
+    lith.stop().await;
 }

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use stack::UserPool;
 
+/// The region of the tables and stacks the tests make in moto.
+pub const REGION: &str = "eu-west-1";
+
 /// The password of every user [`Moto::pool_with_user`] makes (it meets Cognito's default policy).
 pub const PASSWORD: &str = "Corr3ct-Horse-Battery";
 
@@ -154,6 +157,32 @@ impl Moto {
     /// (moto does not check them), as `AWS_ENDPOINT_URL` would.
     pub fn session(&self, region: &str) -> aws_session::Session {
         aws_session::Session::for_endpoint(&self.url(), region, "testing", "testing")
+    }
+
+    /// A new, empty table `name` with the template's CatalogTable keys, as the stack makes it.
+    pub async fn catalog_table(&self, name: &str) {
+        let template = crate::local_stack::rendered_template(
+            stack::Pattern::Lith,
+            &crate::local_stack::dev_config(),
+        );
+        deployer::create_table_like(&self.session(REGION), &template, stack::CATALOG_TABLE, name)
+            .await
+            .unwrap_or_else(|e| panic!("creating table {name} in moto: {e}"));
+    }
+
+    /// The variables a function needs to keep its catalog in `table` of this moto, as Lambda's
+    /// environment would give them (the credentials are moto's dummies).
+    pub fn store_env(&self, table: &str) -> Vec<(String, String)> {
+        [
+            ("STORE_URL", format!("dynamodb://{table}")),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ENDPOINT_URL", self.url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// One Cognito Identity Provider call, as the AWS SDK makes it (moto does not check the
