@@ -52,7 +52,9 @@ pub fn build_measurement(
             native.as_str()
         ));
     }
-    build::build(workspace, &packaging::route_functions_of(patterns), native)?;
+    if !patterns.is_empty() {
+        build::build(workspace, &packaging::route_functions_of(patterns), native)?;
+    }
     let tools = build::build_tools(workspace, &[MEASURE])?;
     let measure = tools
         .get(MEASURE.1)

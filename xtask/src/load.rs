@@ -3,7 +3,7 @@
 //! is listed; requests/s, latency percentiles, statuses, cold starts, peak environments, and a
 //! JSON report in `target/load/`.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use packaging::{Pattern, Workspace};
 use stack::EnvConfig;
@@ -15,9 +15,9 @@ use crate::ui;
 /// How hard and how long to load; flattened into the command's arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadOptions {
-    /// The pattern to deploy on the private stack (and to name the report after)
-    #[arg(long)]
-    pub pattern: Pattern,
+    /// The pattern to deploy on the private stack; with --url, only the report's name
+    #[arg(long, required_unless_present = "url")]
+    pub pattern: Option<Pattern>,
     /// How long to send requests (at most 600)
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
@@ -47,24 +47,31 @@ pub struct Args {
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let options = args.options;
-    let pattern = options.pattern;
+    let name = options.pattern.map_or("url", |p| p.name());
     let env = EnvConfig::load(&workspace.deploy_dir(), &options.env)?;
-    let built = build_measurement(workspace, &[pattern], &env)?;
+    // Against a running stack or server only the load generator is needed.
+    let built = match (&options.url, options.pattern) {
+        (None, Some(pattern)) => build_measurement(workspace, &[pattern], &env)?,
+        _ => build_measurement(workspace, &[], &env)?,
+    };
     let out = workspace
         .target_dir
         .join("load")
-        .join(format!("load-{}.json", pattern.name()));
+        .join(format!("load-{name}.json"));
     let mut recorded = format!(
-        "cargo xtask load --pattern {} --seconds {} --connections {} --write-percent {}",
-        pattern.name(),
+        "cargo xtask load{} --seconds {} --connections {} --write-percent {}",
+        options
+            .pattern
+            .map(|p| format!(" --pattern {}", p.name()))
+            .unwrap_or_default(),
         options.seconds,
         options.connections,
         options.write_percent
     );
     let mut command = measure_command(&built.measure, "load", workspace, &options.env);
-    command.args(["--pattern", pattern.name()]);
-    match &options.url {
-        Some(url) => {
+    command.args(["--pattern", name]);
+    match (&options.url, options.pattern) {
+        (Some(url), _) => {
             recorded.push_str(&format!(" --url {url}"));
             let state = workspace.devstack_dir();
             command
@@ -74,7 +81,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
                 .arg("--logs")
                 .arg(state.join("logs"));
         }
-        None => {
+        (None, Some(pattern)) => {
             let rendered = template::render(workspace, &options.env, pattern)?;
             rendered.write()?;
             command
@@ -83,6 +90,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
                 .arg("--artifacts")
                 .arg(&built.packages);
         }
+        (None, None) => bail!("give --pattern (a private stack) or --url (a running one)"),
     }
     command
         .args(["--seconds", &options.seconds.to_string()])
@@ -95,8 +103,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     ui::step(match &options.url {
         Some(url) => format!("loading {url}"),
         None => format!(
-            "loading the {} pattern on a private local stack (free port, own state, stopped afterwards)",
-            pattern.name()
+            "loading the {name} pattern on a private local stack (free port, own state, stopped afterwards)"
         ),
     });
     run_measure(command, "load")?;
