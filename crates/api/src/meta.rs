@@ -1,5 +1,8 @@
 //! Handlers of the meta group: welcome, health, the OpenAPI document and the offline docs page.
 
+use std::io::Read;
+use std::sync::OnceLock;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -93,28 +96,59 @@ async fn docs() -> Html<&'static str> {
     Html(DOCS_PAGE)
 }
 
+/// A Swagger UI file, embedded gzip-compressed (build.rs) and inflated on first use.
+///
+/// Why inflated rather than sent compressed with `Content-Encoding: gzip`: API Gateway hands a
+/// Lambda proxy response's body to the client as text unless the API lists the type among its
+/// `binaryMediaTypes` (and the function sets `isBase64Encoded`). The template lists none, so in
+/// AWS a gzip body would reach browsers as base64 text, not as the file. The local gateway does
+/// not emulate binary media types either, so it could not catch that. The embedding keeps the
+/// binaries small; inflating once (about 1.7 MB, a few ms) waits for the first request for the
+/// file, never the cold start.
 struct Asset {
     name: &'static str,
     content_type: &'static str,
-    bytes: &'static [u8],
+    gzipped: &'static [u8],
+    inflated: OnceLock<Vec<u8>>,
 }
 
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "swagger-ui.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/swagger-ui/swagger-ui.css"),
-    },
-    Asset {
-        name: "swagger-ui-bundle.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
-    },
-    Asset {
-        name: "LICENSE",
-        content_type: "text/plain; charset=utf-8",
-        bytes: include_bytes!("../assets/swagger-ui/LICENSE"),
-    },
+impl Asset {
+    const fn new(name: &'static str, content_type: &'static str, gzipped: &'static [u8]) -> Self {
+        Asset {
+            name,
+            content_type,
+            gzipped,
+            inflated: OnceLock::new(),
+        }
+    }
+
+    fn bytes(&'static self) -> &'static [u8] {
+        self.inflated.get_or_init(|| {
+            let mut bytes = Vec::new();
+            flate2::read::GzDecoder::new(self.gzipped)
+                .read_to_end(&mut bytes)
+                .expect("build.rs embedded a valid gzip stream");
+            bytes
+        })
+    }
+}
+
+static ASSETS: [Asset; 3] = [
+    Asset::new(
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/swagger-ui.css.gz")),
+    ),
+    Asset::new(
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/swagger-ui-bundle.js.gz")),
+    ),
+    Asset::new(
+        "LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/LICENSE.gz")),
+    ),
 ];
 
 async fn docs_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -132,5 +166,28 @@ async fn docs_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
             HeaderValue::from_static("public, max-age=86400"),
         ),
     ];
-    Ok((headers, asset.bytes).into_response())
+    Ok((headers, asset.bytes()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_file_inflates_to_the_file_in_the_repository() {
+        let originals: [&[u8]; 3] = [
+            include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+            include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
+            include_bytes!("../assets/swagger-ui/LICENSE"),
+        ];
+        for (asset, original) in ASSETS.iter().zip(originals) {
+            assert_eq!(asset.bytes(), original, "{}", asset.name);
+            assert!(
+                asset.gzipped.len() < original.len() / 2,
+                "{} is compressed",
+                asset.name
+            );
+            assert!(std::ptr::eq(asset.bytes(), asset.bytes()), "inflated once");
+        }
+    }
 }

@@ -638,6 +638,13 @@ async fn docs_are_served_from_the_binary() {
     let bundle = call(&app, request(Method::GET, "/docs/swagger-ui-bundle.js")).await;
     assert_eq!(bundle.status, StatusCode::OK);
     assert!(bundle.body.len() > 100_000);
+    // Sent as the file itself: without binaryMediaTypes API Gateway would pass a gzip body on
+    // as base64 text (see meta.rs).
+    assert!(!bundle.headers.contains_key(header::CONTENT_ENCODING));
+    assert!(
+        bundle.body.starts_with(b"/*") || bundle.body.starts_with(b"!"),
+        "plain JavaScript"
+    );
     assert!(
         bundle.headers[header::CONTENT_TYPE]
             .to_str()
