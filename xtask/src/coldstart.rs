@@ -10,6 +10,7 @@ use packaging::{Pattern, Tool, Workspace};
 use stack::EnvConfig;
 
 use crate::bench::{build_measurement, measure_command, run_measure};
+use crate::local_store::StoreArgs;
 use crate::template;
 use crate::ui;
 
@@ -36,6 +37,8 @@ pub struct ColdstartOptions {
 pub struct Args {
     #[command(flatten)]
     pub options: ColdstartOptions,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Builds the floor in the functions' release profile (a cargo run of its own, as each function
@@ -67,9 +70,18 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     let built = build_measurement(workspace, &options.patterns, &env)?;
     let floor = build_floor(workspace, &built.packages)?;
 
+    let template: serde_json::Value =
+        serde_json::from_str(&template::render(workspace, &options.env, options.patterns[0])?.text)
+            .context("reading the rendered template")?;
+    let store = args.store.prepare(
+        workspace,
+        &template,
+        &env.region,
+        &format!("catalog-{}-coldstart", options.env),
+    )?;
     let out = workspace.target_dir.join("coldstart");
     let recorded = format!(
-        "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {}",
+        "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {} --store {}",
         options
             .patterns
             .iter()
@@ -78,7 +90,8 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
             .join(","),
         options.samples,
         options.burst,
-        options.env
+        options.env,
+        store.name()
     );
     let mut command = measure_command(&built.measure, "coldstart", workspace, &options.env);
     for pattern in &options.patterns {
@@ -89,6 +102,9 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
             rendered.deployment.pattern.name(),
             rendered.file.display()
         ));
+    }
+    for variable in store.function_env() {
+        command.args(["--function-env", &variable]);
     }
     command
         .arg("--artifacts")

@@ -13,6 +13,7 @@ use stack::{Deployment, EnvConfig};
 
 use crate::aws::{self, AwsArgs};
 use crate::build;
+use crate::local_store::StoreArgs;
 use crate::template::{self, Which};
 use crate::{ip, ui};
 
@@ -70,6 +71,8 @@ pub struct Args {
     /// Seconds an idle execution environment lives before it is reclaimed
     #[arg(long, default_value_t = 300)]
     idle_timeout_secs: u64,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
@@ -110,7 +113,20 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ));
     }
 
+    let template: serde_json::Value =
+        serde_json::from_str(&rendered.text).context("reading the rendered template")?;
+    // Kept until the stack stops: a moto started for it ends with it.
+    let store = args.store.prepare(
+        workspace,
+        &template,
+        &rendered.deployment.config.region,
+        &format!("catalog-{}", args.which.env),
+    )?;
+
     let mut command = devstack_command(&devstack, "serve", workspace, &args.which.env);
+    for variable in store.function_env() {
+        command.args(["--function-env", &variable]);
+    }
     command
         .arg("--template")
         .arg(&rendered.file)

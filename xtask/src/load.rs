@@ -3,12 +3,13 @@
 //! is listed; requests/s, latency percentiles, statuses, cold starts, peak environments, and a
 //! JSON report in `target/load/`.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use packaging::{Pattern, Workspace};
 use stack::EnvConfig;
 
 use crate::bench::{build_measurement, measure_command, run_measure};
+use crate::local_store::{LocalStore, StoreArgs, StoreKind};
 use crate::template;
 use crate::ui;
 
@@ -43,6 +44,8 @@ pub struct LoadOptions {
 pub struct Args {
     #[command(flatten)]
     pub options: LoadOptions,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
@@ -68,6 +71,11 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         options.connections,
         options.write_percent
     );
+    if options.url.is_some() && args.store.store != StoreKind::Sqlite {
+        bail!("--store is for the private stack: a stack given by --url has its store already");
+    }
+    // Kept until the load is over: a moto this command started stops with it.
+    let mut store = LocalStore::Sqlite;
     let mut command = measure_command(&built.measure, "load", workspace, &options.env);
     command.args(["--pattern", name]);
     match (&options.url, options.pattern) {
@@ -84,6 +92,19 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         (None, Some(pattern)) => {
             let rendered = template::render(workspace, &options.env, pattern)?;
             rendered.write()?;
+            let template: serde_json::Value =
+                serde_json::from_str(&rendered.text).context("reading the rendered template")?;
+            let prepared = args.store.prepare(
+                workspace,
+                &template,
+                &env.region,
+                &format!("catalog-{}-load", options.env),
+            )?;
+            recorded.push_str(&format!(" --store {}", prepared.name()));
+            for variable in prepared.function_env() {
+                command.args(["--function-env", &variable]);
+            }
+            store = prepared;
             command
                 .arg("--template")
                 .arg(&rendered.file)
@@ -107,5 +128,6 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         ),
     });
     run_measure(command, "load")?;
+    drop(store);
     Ok(())
 }

@@ -8,6 +8,7 @@ mod deploy;
 mod destroy;
 mod ip;
 mod load;
+mod local_store;
 mod moto;
 mod serve;
 mod status;

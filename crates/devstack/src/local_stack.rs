@@ -36,6 +36,15 @@ pub enum KeyTrust {
 /// concurrency is far higher, but a laptop runs every environment as a process of its own.
 pub const DEFAULT_CONCURRENCY_LIMIT: usize = 10;
 
+/// A function variable given as `NAME=VALUE` (`--function-env`), split; `None` when it has no
+/// `=` or no name.
+pub fn parse_function_env(entry: &str) -> Option<(String, String)> {
+    match entry.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Some((name.to_owned(), value.to_owned())),
+        _ => None,
+    }
+}
+
 pub struct LocalStackConfig {
     pub template: ApiTemplate,
     /// The pools the environment configures; the template's authorizer must name only these.

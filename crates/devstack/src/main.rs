@@ -69,6 +69,10 @@ struct ServeArgs {
     /// Functions' STORE_URL [default: sqlite://<state>/<stage>.db]
     #[arg(long)]
     store_url: Option<String>,
+    /// A variable for every function, after the template's and STORE_URL: NAME=VALUE
+    /// (repeatable; e.g. AWS_ENDPOINT_URL for a DynamoDB store in moto)
+    #[arg(long = "function-env", value_name = "NAME=VALUE")]
+    function_env: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -125,6 +129,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         KeyTrust::Jwks(urls)
     };
     let state = std::path::absolute(&args.state)?;
+    let mut function_env = BTreeMap::new();
+    for entry in &args.function_env {
+        let (name, value) = devstack::local_stack::parse_function_env(entry)
+            .with_context(|| format!("--function-env {entry:?}: write NAME=VALUE"))?;
+        function_env.insert(name, value);
+    }
     let store_url = args.store_url.unwrap_or_else(|| {
         format!(
             "sqlite://{}",
@@ -151,6 +161,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config
         .function_env
         .insert("STORE_URL".into(), store_url.clone());
+    config.function_env.extend(function_env);
+    let store_url = config.function_env["STORE_URL"].clone();
     config.console = true;
     // The janitor's schedule, as the template gives it to EventBridge in AWS.
     config.janitor_period = stack::janitor_period(&template_json(&args.files.template)?);

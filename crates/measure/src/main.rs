@@ -51,9 +51,9 @@ impl FunctionEnv {
     fn parse(&self) -> Result<BTreeMap<String, String>> {
         self.function_env
             .iter()
-            .map(|entry| match entry.split_once('=') {
-                Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-                _ => bail!("--function-env {entry:?}: write NAME=VALUE"),
+            .map(|entry| {
+                devstack::local_stack::parse_function_env(entry)
+                    .with_context(|| format!("--function-env {entry:?}: write NAME=VALUE"))
             })
             .collect()
     }
