@@ -187,6 +187,9 @@ pub struct ExecutionEnvironment {
     task_dir_removed: bool,
     output: Vec<JoinHandle<()>>,
     max_memory_used_mb: Option<u32>,
+    /// `/proc/<pid>/status`, kept open: every REPORT reads VmHWM from it, and re-reading an open
+    /// procfs file from offset 0 saves the path lookup, open and close of each invocation.
+    status_file: Option<fs::File>,
 }
 
 enum Step {
@@ -302,6 +305,7 @@ impl ExecutionEnvironment {
             task_dir_removed: false,
             output,
             max_memory_used_mb: None,
+            status_file: fs::File::open(format!("/proc/{pid}/status")).ok(),
         })
     }
 
@@ -654,7 +658,11 @@ impl ExecutionEnvironment {
             .max(1.0) as u64;
         if !self.dead {
             // VmHWM is the process's peak, which is what Lambda reports: never less than before.
-            if let Some(used) = peak_memory_mb(self.pid) {
+            let peak_kb = match &self.status_file {
+                Some(file) => peak_rss_kb_of(file),
+                None => peak_rss_kb(self.pid),
+            };
+            if let Some(used) = peak_kb.and_then(|kb| u32::try_from(kb.div_ceil(1024)).ok()) {
                 self.max_memory_used_mb = Some(self.max_memory_used_mb.unwrap_or(0).max(used));
             }
         }
@@ -888,7 +896,26 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), EnvironmentError> {
 
 /// Peak resident memory of a live process in kB (VmHWM), from /proc (Linux only).
 pub fn peak_rss_kb(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    vm_hwm_kb(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
+/// [`peak_rss_kb`] from an open `/proc/<pid>/status`, read again from its start (procfs makes
+/// the text anew for each read at offset 0).
+fn peak_rss_kb_of(status: &fs::File) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = [0u8; 4096];
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match status.read_at(&mut buffer[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(_) => return None,
+        }
+    }
+    vm_hwm_kb(std::str::from_utf8(&buffer[..filled]).ok()?)
+}
+
+fn vm_hwm_kb(status: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))?
@@ -897,11 +924,6 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Peak resident memory of a live process in MB, rounded up, as REPORT lines give it.
-fn peak_memory_mb(pid: u32) -> Option<u32> {
-    u32::try_from(peak_rss_kb(pid)?.div_ceil(1024)).ok()
 }
 
 /// Words as Lambda's Go-based platform prints an exit: `exit status 3`, `signal: killed`.
@@ -949,10 +971,20 @@ mod tests {
     }
 
     #[test]
+    fn peak_memory_reads_the_same_from_an_open_status_file() {
+        let file = fs::File::open(format!("/proc/{}/status", std::process::id())).unwrap();
+        let open = peak_rss_kb_of(&file).expect("VmHWM on Linux");
+        let fresh = peak_rss_kb(std::process::id()).unwrap();
+        assert!(open > 0 && fresh >= open, "{open} / {fresh}");
+        assert_eq!(vm_hwm_kb("Name:\tx\nVmHWM:\t  1234 kB\n"), Some(1234));
+        assert_eq!(vm_hwm_kb("Name:\tx\n"), None);
+    }
+
+    #[test]
     fn peak_memory_of_this_process_is_readable() {
-        let mb = peak_memory_mb(std::process::id()).expect("VmHWM on Linux");
-        assert!(mb > 0);
-        assert_eq!(peak_memory_mb(u32::MAX), None);
+        let kb = peak_rss_kb(std::process::id()).expect("VmHWM on Linux");
+        assert!(kb > 0);
+        assert_eq!(peak_rss_kb(u32::MAX), None);
     }
 
     #[test]
