@@ -85,6 +85,11 @@ async fn measure(
     for _ in 0..requests {
         latencies_ms.push(timed_get(&client, &url).await?);
     }
+    // The log writer runs behind the responses: every report in the file before reading them.
+    if let Some(pool) = stack.pools().find(|p| p.config().name == *function) {
+        let log = pool.log().clone();
+        let _ = tokio::task::spawn_blocking(move || log.flush()).await;
+    }
     let found = wait_for_reports(tail, requests).await?;
     if found.len() < requests {
         return Err(MeasureError::MissingReports {

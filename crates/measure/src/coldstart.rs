@@ -158,6 +158,11 @@ pub async fn measure_pattern(
                 // A fresh execution environment: stop the idle ones, as Lambda does after idling.
                 if let Some(pool) = &pool {
                     pool.shutdown().await;
+                    // Every report of earlier requests into the file (the log writer runs
+                    // behind the responses), then past them: the next report is this sample's.
+                    let log = pool.log().clone();
+                    let _ = tokio::task::spawn_blocking(move || log.flush()).await;
+                    read_new(&mut tail)?;
                 }
                 let latency = timed_get(&client, &url).await?;
                 let found = wait_for_reports(&mut tail, 1).await?;
@@ -182,8 +187,6 @@ pub async fn measure_pattern(
                 result.warm_ms.push(timed_get(&client, &url).await?);
             }
             progress(&format!("{pattern} · {group}: warm burst of {burst} done"));
-            // The burst's reports are not samples; read past them.
-            read_new(&mut tail)?;
             Ok(())
         }
         .await;
