@@ -492,24 +492,30 @@ fn function_role(
     let id = format!("{}Role", camel(function.package));
     insert(
         id.clone(),
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-                },
-                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
-                "Policies": [{
-                    "PolicyName": "catalog-table",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                }],
-                "Tags": tags,
-            },
-        }),
+        lambda_role("catalog-table", statements, tags),
         resources,
     )?;
     Ok(id)
+}
+
+/// An execution role for a Lambda function: its logs (AWSLambdaBasicExecutionRole) and one inline
+/// policy of `statements`.
+fn lambda_role(policy_name: &str, statements: Vec<Value>, tags: &Value) -> Value {
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            },
+            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
+            "Policies": [{
+                "PolicyName": policy_name,
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }],
+            "Tags": tags,
+        },
+    })
 }
 
 /// What differs between the functions of a template.
@@ -611,27 +617,14 @@ fn render_janitor(
         json!([{"Fn::GetAtt": ["IpSetV4", "Arn"]}, {"Fn::GetAtt": ["IpSetV6", "Arn"]}]);
     insert(
         "JanitorRole".into(),
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-                },
-                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
-                "Policies": [{
-                    "PolicyName": "allow-list",
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {"Sid": "TheTwoIpSets", "Effect": "Allow", "Action": ["wafv2:GetIPSet", "wafv2:UpdateIPSet"], "Resource": ip_set_arns},
-                            {"Sid": "TheEntriesTable", "Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": {"Fn::GetAtt": [ALLOW_LIST_TABLE, "Arn"]}},
-                        ],
-                    },
-                }],
-                "Tags": tags,
-            },
-        }),
+        lambda_role(
+            "allow-list",
+            vec![
+                json!({"Sid": "TheTwoIpSets", "Effect": "Allow", "Action": ["wafv2:GetIPSet", "wafv2:UpdateIPSet"], "Resource": ip_set_arns}),
+                json!({"Sid": "TheEntriesTable", "Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": {"Fn::GetAtt": [ALLOW_LIST_TABLE, "Arn"]}}),
+            ],
+            tags,
+        ),
         resources,
     )?;
     let id = lambda_function(
