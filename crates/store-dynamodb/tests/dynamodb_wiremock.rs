@@ -45,6 +45,15 @@ fn aws_error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
         .set_body_json(json!({ "__type": kind, "message": message }))
 }
 
+/// Answers every call of `action` with `response`.
+async fn on(server: &MockServer, action: &str, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(target(action))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
 fn target(action: &str) -> wiremock::matchers::HeaderExactMatcher {
     header(
         "x-amz-target",
@@ -84,15 +93,16 @@ async fn requests_to(server: &MockServer, action: &str) -> usize {
 #[tokio::test]
 async fn a_missing_table_is_a_500_naming_the_table_and_the_action() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(target("Query"))
-        .respond_with(aws_error(
+    on(
+        &server,
+        "Query",
+        aws_error(
             400,
             "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
             "Requested resource not found",
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
     let error = store_at(&server.uri())
         .list(Collection::Projects, &ListQuery::default())
         .await
@@ -115,18 +125,19 @@ async fn a_missing_table_is_a_500_naming_the_table_and_the_action() {
 #[tokio::test]
 async fn denied_access_is_a_500_naming_the_missing_permission() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(target("PutItem"))
-        .respond_with(aws_error(
+    on(
+        &server,
+        "PutItem",
+        aws_error(
             400,
             "com.amazon.coral.service#AccessDeniedException",
             "User: arn:aws:sts::123456789012:assumed-role/catalog-dev-meta/catalog-dev-meta is not \
              authorized to perform: dynamodb:PutItem on resource: \
              arn:aws:dynamodb:eu-west-1:123456789012:table/catalog-dev because no identity-based \
              policy allows the dynamodb:PutItem action",
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
     let error = store_at(&server.uri())
         .create(Collection::Projects, item("Atlas"))
         .await
@@ -148,15 +159,16 @@ async fn denied_access_is_a_500_naming_the_missing_permission() {
 #[tokio::test]
 async fn lasting_throttling_is_a_503_with_retry_after_once_three_attempts_failed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(target("PutItem"))
-        .respond_with(aws_error(
+    on(
+        &server,
+        "PutItem",
+        aws_error(
             400,
             "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
             "The level of configured provisioned throughput for the table was exceeded.",
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
     let error = store_at(&server.uri())
         .create(Collection::Projects, item("Atlas"))
         .await
@@ -182,15 +194,14 @@ async fn a_single_throttle_is_absorbed_by_a_retry() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(target("DeleteItem"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/x-amz-json-1.0")
-                .set_body_json(json!({})),
-        )
-        .mount(&server)
-        .await;
+    on(
+        &server,
+        "DeleteItem",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/x-amz-json-1.0")
+            .set_body_json(json!({})),
+    )
+    .await;
     store_at(&server.uri())
         .delete(Collection::Technologies, "Rust")
         .await
