@@ -881,3 +881,35 @@ async fn the_local_janitor_flushes_expired_entries_without_a_command() {
     .await;
     stack.stop().await;
 }
+
+/// `localhost` may name ::1 first (it does on many machines), and the WAF allows ::1 on a first
+/// start: the stack listens on both loopbacks, at one port, and the WAF decides for each
+/// connection by the address it came from, ::1 by the IPv6 set.
+#[tokio::test]
+async fn both_loopbacks_are_served_and_each_is_judged_by_its_own_ip_set() {
+    let stack = TestStack::start_with(StackOptions {
+        both_loopbacks: true,
+        ..StackOptions::new(Pattern::Lith)
+    })
+    .await;
+    let v6 = stack.also_addr().expect("listening on [::1] too");
+    assert_eq!(v6.ip(), std::net::Ipv6Addr::LOCALHOST);
+    assert_eq!(v6.port(), stack.addr().port(), "one port for both");
+    let url = format!("http://{v6}/dev/api/v0");
+    let client = reqwest::Client::new();
+    let refused = Reply::read(client.get(&url).send().await.unwrap()).await;
+    assert_eq!(refused.status, 403, "::1 is not in the IPv6 set yet");
+    allow_ip(stack.state_dir(), std::net::Ipv6Addr::LOCALHOST.into());
+    let served = Reply::read(client.get(&url).send().await.unwrap()).await;
+    assert_eq!(served.status, 200, "{}", served.text);
+    let v4 = Reply::read(
+        stack
+            .client
+            .get(stack.api_url("/api/v0"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v4.status, 200);
+}

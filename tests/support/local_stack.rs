@@ -164,6 +164,8 @@ pub struct StackOptions {
     pub trust: KeyTrust,
     /// How often the local allow-list janitor runs; never by default.
     pub janitor_period: Option<std::time::Duration>,
+    /// Listen on [::1] too, as `cargo xtask deploy` does.
+    pub both_loopbacks: bool,
 }
 
 impl StackOptions {
@@ -178,6 +180,7 @@ impl StackOptions {
             user_pools: None,
             trust: KeyTrust::Local,
             janitor_period: None,
+            both_loopbacks: false,
         }
     }
 
@@ -299,6 +302,7 @@ impl TestStack {
             stack_config.concurrency_limit = limit;
         }
         stack_config.janitor_period = options.janitor_period;
+        stack_config.listen_on_both_loopbacks = options.both_loopbacks;
         let stack = LocalStack::start(stack_config)
             .await
             .unwrap_or_else(|e| panic!("starting the local stack: {e}"));
@@ -313,6 +317,11 @@ impl TestStack {
 
     pub fn addr(&self) -> SocketAddr {
         self.stack.addr()
+    }
+
+    /// The [::1] address, when the stack listens there too ([`StackOptions::both_loopbacks`]).
+    pub fn also_addr(&self) -> Option<SocketAddr> {
+        self.stack.also_addr()
     }
 
     pub fn state_dir(&self) -> &Path {

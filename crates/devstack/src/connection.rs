@@ -39,14 +39,21 @@ impl SpelledHeaderNames {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalAddr(pub SocketAddr);
 
-/// A [`TcpListener`] whose connections record their request heads (see the module's header).
+/// [`TcpListener`]s whose connections record their request heads (see the module's header): the
+/// main one, and at most one more on another address (the other loopback).
 pub struct RecordingListener {
     inner: TcpListener,
+    also: Option<TcpListener>,
 }
 
 impl RecordingListener {
     pub fn new(inner: TcpListener) -> Self {
-        RecordingListener { inner }
+        RecordingListener { inner, also: None }
+    }
+
+    /// Also accepts connections on `also`: one server, reached on two addresses.
+    pub fn with_also(inner: TcpListener, also: Option<TcpListener>) -> Self {
+        RecordingListener { inner, also }
     }
 }
 
@@ -55,7 +62,14 @@ impl Listener for RecordingListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, peer) = Listener::accept(&mut self.inner).await;
+        // Accepting is cancel-safe: the listener that loses the race keeps its connection queued.
+        let (stream, peer) = match &mut self.also {
+            None => Listener::accept(&mut self.inner).await,
+            Some(also) => tokio::select! {
+                accepted = Listener::accept(&mut self.inner) => accepted,
+                accepted = Listener::accept(also) => accepted,
+            },
+        };
         let local = stream.local_addr().unwrap_or_else(|_| {
             self.inner
                 .local_addr()

@@ -54,6 +54,10 @@ pub struct LocalStackConfig {
     pub artifacts_dir: PathBuf,
     pub state_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Also listen on the other loopback at the same port (`[::1]` beside `127.0.0.1`), so that
+    /// `localhost` works whichever address it resolves to first. Skipped, with a note, where the
+    /// machine has no such address.
+    pub listen_on_both_loopbacks: bool,
     pub region: String,
     /// Execution environments per function at once; more requests get 429.
     pub concurrency_limit: usize,
@@ -83,6 +87,7 @@ impl LocalStackConfig {
             artifacts_dir,
             state_dir,
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            listen_on_both_loopbacks: false,
             region: "eu-west-1".into(),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
             idle_timeout: Duration::from_secs(300),
@@ -169,6 +174,8 @@ fn spawn_janitor(
 /// A running local stack; [`LocalStack::stop`] ends it and every function process.
 pub struct LocalStack {
     addr: SocketAddr,
+    /// The other loopback's address, when the stack listens there too.
+    also_addr: Option<SocketAddr>,
     gateway: Arc<Gateway>,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -332,6 +339,21 @@ impl LocalStack {
             addr: config.listen,
             source,
         })?;
+        let also = match other_loopback(addr) {
+            Some(other) if config.listen_on_both_loopbacks => {
+                match tokio::net::TcpListener::bind(other).await {
+                    Ok(listener) => Some(listener),
+                    Err(error) => {
+                        eprintln!("note: not listening on {other} too ({error}); use {addr}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let also_addr = also
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok());
         let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
         let handler_gateway = Arc::clone(&gateway);
         // The gateway gets what hyper drops: the header names as spelled and the port reached.
@@ -349,7 +371,7 @@ impl LocalStack {
         let mut server_stopped = stopped.clone();
         let server = tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<ClientConnection>();
-            let _ = axum::serve(RecordingListener::new(listener), service)
+            let _ = axum::serve(RecordingListener::with_also(listener, also), service)
                 .with_graceful_shutdown(async move {
                     let _ = server_stopped.wait_for(|stop| *stop).await;
                 })
@@ -386,6 +408,7 @@ impl LocalStack {
         });
         Ok(LocalStack {
             addr,
+            also_addr,
             gateway,
             shutdown,
             server,
@@ -394,6 +417,12 @@ impl LocalStack {
             janitor_log,
             logs_dir,
         })
+    }
+
+    /// The other loopback's address, when the stack listens there too
+    /// ([`LocalStackConfig::listen_on_both_loopbacks`]).
+    pub fn also_addr(&self) -> Option<SocketAddr> {
+        self.also_addr
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -434,5 +463,19 @@ impl LocalStack {
             sinks.push(janitor_log);
         }
         let _ = tokio::task::spawn_blocking(move || sinks.iter().for_each(LogSink::flush)).await;
+    }
+}
+
+/// The loopback of the other IP version at `addr`'s port, when `addr` is a loopback.
+fn other_loopback(addr: SocketAddr) -> Option<SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => {
+            Some(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_loopback() => {
+            Some(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()))
+        }
+        _ => None,
     }
 }

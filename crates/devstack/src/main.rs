@@ -159,6 +159,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         state.clone(),
     );
     config.listen = SocketAddr::from(([127, 0, 0, 1], args.port));
+    config.listen_on_both_loopbacks = true;
     config.trust = trust;
     config.region = env.region.clone();
     config.concurrency_limit = args.concurrency;
@@ -179,6 +180,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         functions.join(", ")
     );
     println!("  API     {base}/api/v0");
+    if let Some(also) = stack.also_addr() {
+        println!("          (also on {also}: `localhost` works whichever loopback it names)");
+    }
     println!("  docs    {base}/docs");
     println!(
         "  token   TOKEN=$(cargo xtask token --user alice)     pools: {}",
