@@ -2,7 +2,7 @@
 //! overhead per warm request (p50, p99) and each function's cold start. Also the build that every
 //! measurement command (bench, coldstart, load) starts with.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -66,23 +66,6 @@ pub fn build_measurement(
     })
 }
 
-/// `measure <subcommand> --env-file deploy/envs/<env>.toml`.
-pub fn measure_command(
-    program: &Path,
-    subcommand: &str,
-    workspace: &Workspace,
-    env: &str,
-) -> Command {
-    let mut command = Command::new(program);
-    command.arg(subcommand).arg("--env-file").arg(
-        workspace
-            .deploy_dir()
-            .join("envs")
-            .join(format!("{env}.toml")),
-    );
-    command
-}
-
 /// Runs a measurement command in the foreground; `what` names it in the error.
 pub fn run_measure(mut command: Command, what: &str) -> Result<()> {
     ui::command(&command);
@@ -105,7 +88,8 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
             "benchmarking the local stack, {} pattern",
             rendered.deployment.pattern.name()
         ));
-        let mut command = measure_command(&built.measure, "bench", workspace, &args.env);
+        let mut command =
+            crate::deploy::tool_command(&built.measure, "bench", workspace, &args.env);
         command
             .arg("--template")
             .arg(&rendered.file)

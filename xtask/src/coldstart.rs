@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use packaging::{Pattern, Tool, Workspace};
 use stack::EnvConfig;
 
-use crate::bench::{build_measurement, measure_command, run_measure};
+use crate::bench::{build_measurement, run_measure};
+use crate::deploy::tool_command;
 use crate::local_store::StoreArgs;
 use crate::template;
 use crate::ui;
@@ -93,7 +94,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         options.env,
         store.name()
     );
-    let mut command = measure_command(&built.measure, "coldstart", workspace, &options.env);
+    let mut command = tool_command(&built.measure, "coldstart", workspace, &options.env);
     for pattern in &options.patterns {
         let rendered = template::render(workspace, &options.env, *pattern)?;
         rendered.write()?;

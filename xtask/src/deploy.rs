@@ -17,14 +17,10 @@ use crate::local_store::StoreArgs;
 use crate::template::{self, Which};
 use crate::{ip, ui};
 
-/// `devstack <subcommand> --env-file deploy/envs/<env>.toml`: every subcommand reads the
-/// environment's user pools and region.
-pub fn devstack_command(
-    program: &Path,
-    subcommand: &str,
-    workspace: &Workspace,
-    env: &str,
-) -> Command {
+/// `<program> <subcommand> --env-file deploy/envs/<env>.toml`: every subcommand of the local
+/// stack (devstack) and of the measurements (measure) reads the environment's user pools and
+/// region.
+pub fn tool_command(program: &Path, subcommand: &str, workspace: &Workspace, env: &str) -> Command {
     let mut command = Command::new(program);
     command.arg(subcommand).arg("--env-file").arg(
         workspace
@@ -123,7 +119,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         &format!("catalog-{}", args.which.env),
     )?;
 
-    let mut command = devstack_command(&devstack, "serve", workspace, &args.which.env);
+    let mut command = tool_command(&devstack, "serve", workspace, &args.which.env);
     for variable in store.function_env() {
         command.args(["--function-env", &variable]);
     }

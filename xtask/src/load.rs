@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use packaging::{Pattern, Workspace};
 use stack::EnvConfig;
 
-use crate::bench::{build_measurement, measure_command, run_measure};
+use crate::bench::{build_measurement, run_measure};
+use crate::deploy::tool_command;
 use crate::local_store::{LocalStore, StoreArgs, StoreKind};
 use crate::template;
 use crate::ui;
@@ -76,7 +77,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     }
     // Kept until the load is over: a moto this command started stops with it.
     let mut store = LocalStore::Sqlite;
-    let mut command = measure_command(&built.measure, "load", workspace, &options.env);
+    let mut command = tool_command(&built.measure, "load", workspace, &options.env);
     command.args(["--pattern", name]);
     match (&options.url, options.pattern) {
         (Some(url), _) => {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use anyhow::{Context, Result, bail};
 
 use crate::build::DEVSTACK;
-use crate::deploy::devstack_command;
+use crate::deploy::tool_command;
 use crate::ip::{Ttl, parse_ttl};
 use packaging::Workspace;
 
@@ -57,7 +57,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         bail!("building the local stack failed; the errors are above");
     }
     let program = packaging::tool_path(workspace, DEVSTACK.1);
-    let mut command = devstack_command(&program, "token", workspace, &args.env);
+    let mut command = tool_command(&program, "token", workspace, &args.env);
     command.arg("--state").arg(workspace.devstack_dir()).args([
         "--user",
         &args.user,
