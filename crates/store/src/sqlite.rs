@@ -94,7 +94,11 @@ impl SqliteStore {
                 Some(connection) => connection,
                 None => slot.insert(Self::open(&path).map_err(|e| failure_kind(&path, &e))?),
             };
-            match work(connection) {
+            // SQLite quietly opens a file it may not write read-only, and such a connection stays
+            // read-only after the file is fixed: it serves this request (reads work) but is not
+            // kept, so the first write after the fix succeeds.
+            let read_only = connection.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
+            let outcome = match work(connection) {
                 Ok(value) => Ok(value),
                 Err(Failure::Domain(error)) => Err(error),
                 Err(Failure::Sqlite(error)) => {
@@ -102,7 +106,11 @@ impl SqliteStore {
                     *slot = None;
                     Err(failure_kind(&path, &error))
                 }
+            };
+            if read_only {
+                *slot = None;
             }
+            outcome
         })
         .await;
         outcome.unwrap_or_else(|join| {
@@ -113,9 +121,9 @@ impl SqliteStore {
     }
 }
 
-/// Sorts a SQLite failure by what helps: waiting (a lock, a passing I/O error) or someone fixing
-/// the set-up (the file, its directory, their permissions). What nobody can place is taken as
-/// passing, as it was before failures were sorted.
+/// Sorts a SQLite failure by what helps: waiting (a lock, a read-only file, a passing I/O error)
+/// or someone fixing the set-up (a missing directory, a file that is not a database). What nobody
+/// can place is taken as passing, as it was before failures were sorted.
 fn failure_kind(path: &Path, error: &rusqlite::Error) -> RepositoryError {
     let file = path.display();
     let misconfigured = |problem: &str| RepositoryError::Misconfigured {
@@ -125,7 +133,12 @@ fn failure_kind(path: &Path, error: &rusqlite::Error) -> RepositoryError {
         Some(ErrorCode::CannotOpen) => misconfigured(
             "cannot be opened; check that its directory exists and that this process may write there, or set STORE_URL",
         ),
-        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => misconfigured(
+        // Read-only is often passing (a backup, a remount, a mode being fixed) and reads still
+        // work: the client is asked to retry (503), while the log says what to fix.
+        Some(ErrorCode::ReadOnly) => RepositoryError::Retryable(format!(
+            "SQLite file {file} is read-only for this process, so writes fail until it may write it: give this process write permission on it, on its -wal and -shm files (SQLite makes them with the database's mode) and on its directory, or set STORE_URL ({error})"
+        )),
+        Some(ErrorCode::PermissionDenied) => misconfigured(
             "this process may not write it; give it write permission on the file and its directory, or set STORE_URL",
         ),
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
@@ -343,8 +356,18 @@ mod tests {
         let io = failure_kind(path, &sqlite(rusqlite::ffi::SQLITE_IOERR));
         assert!(matches!(io, RepositoryError::Retryable(_)), "{io}");
         for code in [
-            rusqlite::ffi::SQLITE_CANTOPEN,
             rusqlite::ffi::SQLITE_READONLY,
+            rusqlite::ffi::SQLITE_READONLY_DIRECTORY,
+        ] {
+            let kind = failure_kind(path, &sqlite(code));
+            assert!(
+                matches!(&kind, RepositoryError::Retryable(reason)
+                    if reason.contains("/data/catalog.db") && reason.contains("write permission on it")),
+                "{code}: {kind}"
+            );
+        }
+        for code in [
+            rusqlite::ffi::SQLITE_CANTOPEN,
             rusqlite::ffi::SQLITE_PERM,
             rusqlite::ffi::SQLITE_NOTADB,
             rusqlite::ffi::SQLITE_FULL,
@@ -354,6 +377,124 @@ mod tests {
                 matches!(&kind, RepositoryError::Misconfigured { what } if what.contains("/data/catalog.db")),
                 "{code}: {kind}"
             );
+        }
+    }
+
+    /// A file this process may not write: writes are retryable failures that say what to fix,
+    /// reads go on, and the first write after the fix succeeds (no read-only connection is kept).
+    #[test]
+    fn a_read_only_file_fails_writes_retryably_and_heals_at_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let fixed_path = path.clone();
+        // In a thread of its own: that is how far giving up the capability reaches.
+        std::thread::spawn(move || {
+            let path = fixed_path;
+            without_root_file_override();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                // The file is made (and left) by an earlier process.
+                let first = SqliteStore::new(path.clone());
+                first
+                    .create(Collection::Projects, new_item("alpha"))
+                    .await
+                    .unwrap();
+                drop(first);
+                set_mode(&path, 0o444);
+
+                let store = SqliteStore::new(path.clone());
+                let error = store
+                    .create(Collection::Projects, new_item("beta"))
+                    .await
+                    .unwrap_err();
+                assert!(
+                    matches!(&error, RepositoryError::Retryable(reason)
+                        if reason.contains("read-only") && reason.contains("-wal and -shm")),
+                    "{error}"
+                );
+                let names = |page: Page| page.items.into_iter().map(|i| i.name).collect::<Vec<_>>();
+                let listed = store
+                    .list(Collection::Projects, &ListQuery::default())
+                    .await
+                    .unwrap();
+                assert_eq!(names(listed), ["alpha"], "reads go on");
+
+                // The fix an operator makes: the database and the WAL files SQLite made meanwhile
+                // (with the database's mode, so read-only too).
+                for file in std::fs::read_dir(path.parent().unwrap()).unwrap() {
+                    set_mode(&file.unwrap().path(), 0o644);
+                }
+                store
+                    .create(Collection::Projects, new_item("beta"))
+                    .await
+                    .expect("the first write after the fix succeeds");
+            });
+        })
+        .join()
+        .unwrap();
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Takes CAP_DAC_OVERRIDE from the calling thread and whatever it starts, so that file modes
+    /// bind it even as root (the tests may run as root; Lambda runs functions as another user).
+    /// Capabilities are per thread: the rest of the test process keeps them.
+    fn without_root_file_override() {
+        const PR_CAPBSET_DROP: i32 = 24;
+        const CAP_DAC_OVERRIDE: u32 = 1;
+        const VERSION_3: u32 = 0x2008_0522;
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy, Default)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        unsafe extern "C" {
+            fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+            fn capget(header: *mut Header, data: *mut Data) -> i32;
+            fn capset(header: *mut Header, data: *const Data) -> i32;
+        }
+        let mut header = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut data = [Data::default(); 2];
+        // SAFETY: the header and the two data words are the layout capget/capset take for
+        // version 3; pid 0 is the calling thread.
+        unsafe {
+            if capget(&mut header, data.as_mut_ptr()) != 0 {
+                panic!("capget: {}", std::io::Error::last_os_error());
+            }
+            let overrides = 1u32 << CAP_DAC_OVERRIDE;
+            if data[0].effective & overrides == 0 {
+                return; // Not root, or root without the override: modes bind already.
+            }
+            // Kept out of the bounding set too, or a root process started from here (execve)
+            // would get it back.
+            if prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE.into(), 0, 0, 0) != 0 {
+                panic!(
+                    "dropping CAP_DAC_OVERRIDE: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+            data[0].effective &= !overrides;
+            data[0].permitted &= !overrides;
+            data[0].inheritable &= !overrides;
+            if capset(&mut header, data.as_ptr()) != 0 {
+                panic!("capset: {}", std::io::Error::last_os_error());
+            }
         }
     }
 
