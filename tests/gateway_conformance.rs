@@ -816,6 +816,7 @@ fn template(tree: &Tree, pool_arns: &[String]) -> ApiTemplate {
         memory_mb: 128,
         timeout_seconds: 10,
         environment: BTreeMap::new(),
+        reserved_concurrency: None,
     };
     ApiTemplate {
         stage: STAGE.into(),
@@ -845,6 +846,7 @@ fn template(tree: &Tree, pool_arns: &[String]) -> ApiTemplate {
             .collect(),
         functions: BTreeMap::from([("Echo".to_owned(), function)]),
         waf: None,
+        gateway_responses: BTreeMap::new(),
     }
 }
 

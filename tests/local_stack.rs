@@ -707,17 +707,20 @@ async fn names_needing_escapes_and_plus_signs_reach_the_functions_as_in_aws(patt
     stack.stop().await;
 }
 
-/// The lith template with the fixture as its package and `Timeout` in seconds.
+/// The lith template with the fixture as its package, `Timeout` in seconds and, if given,
+/// `ReservedConcurrentExecutions`.
 async fn start_fixture(
     timeout_seconds: u64,
-    concurrency_limit: Option<usize>,
+    reserved_concurrency: Option<u32>,
 ) -> (TestStack, tempfile::TempDir) {
     let artifacts = tempfile::tempdir().unwrap();
     write_fixture_package(artifacts.path(), "lith");
     let mut options =
         StackOptions::new(Pattern::Lith).function_timeout("LithFunction", timeout_seconds);
+    if let Some(reserved) = reserved_concurrency {
+        options = options.reserved_concurrency("LithFunction", reserved);
+    }
     options.artifacts_dir = artifacts.path().to_owned();
-    options.concurrency_limit = concurrency_limit;
     (TestStack::start_with(options).await, artifacts)
 }
 
@@ -778,8 +781,12 @@ fn assert_timed_out(reply: &Reply) {
     );
 }
 
+/// Lambda throttles an invocation beyond the function's reserved concurrency, and API Gateway's
+/// proxy integration answers 500, not 429: "If the Lambda API rejects the invocation request, API
+/// Gateway returns a 500 error code ... the body ... is {"message": "Internal server error"}"
+/// (Lambda's developer guide, "Handling Lambda errors with an API Gateway API").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_beyond_the_concurrency_limit_get_429() {
+async fn beyond_its_reserved_concurrency_a_function_is_throttled_and_the_gateway_answers_500() {
     let (stack, _artifacts) = start_fixture(2, Some(1)).await;
     let log = stack.log_path("catalog-dev-lith");
 
@@ -794,12 +801,42 @@ async fn requests_beyond_the_concurrency_limit_get_429() {
     let throttled = stack.get("/dev/ok").await;
     assert_eq!(
         (throttled.status, throttled.json()),
-        (429, message("Too Many Requests"))
+        (500, message("Internal server error"))
+    );
+    assert_eq!(
+        throttled.header("x-amzn-errortype"),
+        Some("InternalServerErrorException")
     );
     assert_timed_out(&hanging.await.unwrap());
     // The slot is free again.
     let ok = stack.get("/dev/ok").await;
     assert_eq!((ok.status, ok.text.as_str()), (200, "ok"));
+    stack.stop().await;
+}
+
+/// Without a reservation a function draws on the account's concurrency (1,000 by default, Lambda's
+/// developer guide, "Lambda quotas"): a burst of requests, each holding an environment until the
+/// function's timeout, runs at once and none is throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_reservation_a_burst_runs_at_once_unthrottled() {
+    const BURST: usize = 20;
+    let (stack, _artifacts) = start_fixture(3, None).await;
+    let log = stack.log_path("catalog-dev-lith");
+    let requests: Vec<_> = (0..BURST)
+        .map(|_| {
+            let client = stack.client.clone();
+            let url = stack.url("/dev/hang");
+            tokio::spawn(async move { Reply::read(client.get(url).send().await.unwrap()).await })
+        })
+        .collect();
+    // Every request holds an environment of its own before any times out.
+    wait_for_lines(&log, |lines| {
+        lines.iter().filter(|l| *l == "fixture: hanging").count() == BURST
+    })
+    .await;
+    for request in requests {
+        assert_timed_out(&request.await.unwrap());
+    }
     stack.stop().await;
 }
 

@@ -155,7 +155,8 @@ pub struct StackOptions {
     pub edit_template: Option<TemplateEdit>,
     /// Where the packages are; the ones `cargo xtask build` made by default.
     pub artifacts_dir: PathBuf,
-    pub concurrency_limit: Option<usize>,
+    /// The account's concurrency (the limit of functions without a reservation); AWS's default.
+    pub unreserved_concurrency: Option<usize>,
     /// Allow 127.0.0.1 through the WAF before the first request.
     pub allow_localhost: bool,
     /// Replaces the dev environment's user pools, so the template's authorizer lists these.
@@ -175,7 +176,7 @@ impl StackOptions {
             pattern,
             edit_template: None,
             artifacts_dir: lambda_dir(),
-            concurrency_limit: None,
+            unreserved_concurrency: None,
             allow_localhost: true,
             user_pools: None,
             trust: KeyTrust::Local,
@@ -185,7 +186,22 @@ impl StackOptions {
     }
 
     /// Sets `Timeout` (seconds) of the function with logical id `function` in the template.
-    pub fn function_timeout(mut self, function: &'static str, seconds: u64) -> StackOptions {
+    pub fn function_timeout(self, function: &'static str, seconds: u64) -> StackOptions {
+        self.function_property(function, "Timeout", seconds.into())
+    }
+
+    /// Sets `ReservedConcurrentExecutions` of the function with logical id `function`.
+    pub fn reserved_concurrency(self, function: &'static str, reserved: u32) -> StackOptions {
+        self.function_property(function, "ReservedConcurrentExecutions", reserved.into())
+    }
+
+    /// Sets a property of the function with logical id `function` in the template.
+    fn function_property(
+        mut self,
+        function: &'static str,
+        key: &'static str,
+        value: Value,
+    ) -> StackOptions {
         let previous = self.edit_template.take();
         self.edit_template = Some(Box::new(move |template: &mut Value| {
             if let Some(previous) = previous {
@@ -195,7 +211,7 @@ impl StackOptions {
                 .pointer_mut(&format!("/Resources/{function}/Properties"))
                 .and_then(Value::as_object_mut)
                 .unwrap_or_else(|| panic!("the template has no function {function}"));
-            properties.insert("Timeout".into(), seconds.into());
+            properties.insert(key.into(), value.clone());
         }));
         self
     }
@@ -298,8 +314,8 @@ impl TestStack {
         stack_config.region = config.region.clone();
         stack_config.function_env =
             BTreeMap::from([("STORE_URL".to_owned(), sqlite_url(state.path()))]);
-        if let Some(limit) = options.concurrency_limit {
-            stack_config.concurrency_limit = limit;
+        if let Some(limit) = options.unreserved_concurrency {
+            stack_config.unreserved_concurrency = limit;
         }
         stack_config.janitor_period = options.janitor_period;
         stack_config.listen_on_both_loopbacks = options.both_loopbacks;

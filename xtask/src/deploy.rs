@@ -61,9 +61,10 @@ pub struct Args {
     /// Trust this JWKS for one pool instead of local keys: <pool-name>=<url> (repeatable)
     #[arg(long, value_name = "POOL=URL")]
     jwks_url: Vec<String>,
-    /// Execution environments per function at once; beyond, requests get 429
-    #[arg(long, default_value_t = 10)]
-    concurrency: usize,
+    /// The account's concurrency: environments at once of a function the template reserves none
+    /// for (`reserved_concurrency` in deploy/envs); beyond, API Gateway answers 500, as in AWS
+    #[arg(long, default_value_t = 1000)]
+    account_concurrency: usize,
     /// Seconds an idle execution environment lives before it is reclaimed
     #[arg(long, default_value_t = 300)]
     idle_timeout_secs: u64,
@@ -131,7 +132,10 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         .arg("--state")
         .arg(workspace.devstack_dir())
         .args(["--port", &args.port.to_string()])
-        .args(["--concurrency", &args.concurrency.to_string()])
+        .args([
+            "--account-concurrency",
+            &args.account_concurrency.to_string(),
+        ])
         .args(["--idle-timeout-secs", &args.idle_timeout_secs.to_string()]);
     if args.trust_cognito {
         command.arg("--trust-cognito");

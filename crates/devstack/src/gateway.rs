@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCo
 use serde_json::{Map, Value};
 use stack::ApiTemplate;
 use stack::matching::path_under_stage;
-use stack::template::{Authorization, WebAcl};
+use stack::template::{Authorization, HeaderValueSource, WebAcl};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -87,18 +87,132 @@ pub struct Gateway {
 /// timeout; a function that times out sooner is a failed invocation (502).
 pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
-/// A gateway-made error response, with AWS's body and `x-amzn-ErrorType`.
-fn gateway_error(status: StatusCode, message: &str, error_type: &str) -> Response<Body> {
-    let mut response = Response::new(Body::from(
-        serde_json::json!({ "message": message }).to_string(),
-    ));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    if let Ok(value) = HeaderValue::from_str(error_type) {
-        headers.insert("x-amzn-errortype", value);
+/// The errors API Gateway makes itself: each with AWS's status, `{"message": ...}` body and
+/// `x-amzn-ErrorType`, and the gateway response type that the template may shape it with
+/// (API Gateway's developer guide, "Gateway response types").
+#[derive(Debug, Clone, PartialEq)]
+enum GatewayError {
+    /// The web ACL blocked the request.
+    WafFiltered,
+    /// No method matches (an unknown stage included), and no `Authorization` header.
+    MissingAuthenticationToken,
+    /// No method matches, and the `Authorization` header is not a whole SigV4 signature.
+    IncompleteSignature(String),
+    /// The Cognito authorizer refused the token (or its absence).
+    Unauthorized(&'static str),
+    /// The payload is over API Gateway's 10 MB.
+    RequestTooLarge,
+    /// The function answered nothing within API Gateway's 29 s.
+    IntegrationTimeout,
+    /// Lambda refused the invocation (the function throttled, or missing): "If the Lambda API
+    /// rejects the invocation request, API Gateway returns a 500 error code" (Lambda's developer
+    /// guide, "Handling Lambda errors with an API Gateway API"); the throttle is an integration
+    /// failure (AWS's answer on the API Gateway forum, thread 309901, quoted on Stack Overflow
+    /// question 36363280).
+    InvocationRejected,
+    /// The function failed, or its result is not a proxy response: "If the function runs but
+    /// returns an error, or returns a response in the wrong format, API Gateway returns a 502"
+    /// (same guide). No documented type narrower than DEFAULT_5XX is known for it.
+    FunctionFailed,
+}
+
+impl GatewayError {
+    fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::WafFiltered
+            | GatewayError::MissingAuthenticationToken
+            | GatewayError::IncompleteSignature(_) => StatusCode::FORBIDDEN,
+            GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::IntegrationTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::InvocationRejected => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::FunctionFailed => StatusCode::BAD_GATEWAY,
+        }
     }
-    response
+
+    fn message(&self) -> &str {
+        match self {
+            GatewayError::WafFiltered => "Forbidden",
+            GatewayError::MissingAuthenticationToken => "Missing Authentication Token",
+            GatewayError::IncompleteSignature(message) => message,
+            GatewayError::Unauthorized(message) => message,
+            GatewayError::RequestTooLarge => "Request Too Long",
+            GatewayError::IntegrationTimeout => "Endpoint request timed out",
+            GatewayError::InvocationRejected | GatewayError::FunctionFailed => {
+                "Internal server error"
+            }
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            GatewayError::WafFiltered => "ForbiddenException",
+            GatewayError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            GatewayError::IncompleteSignature(_) => "IncompleteSignatureException",
+            GatewayError::Unauthorized(_) => "UnauthorizedException",
+            GatewayError::RequestTooLarge => "RequestTooLongException",
+            GatewayError::IntegrationTimeout => "IntegrationTimeoutException",
+            GatewayError::InvocationRejected | GatewayError::FunctionFailed => {
+                "InternalServerErrorException"
+            }
+        }
+    }
+
+    /// The gateway response type; `DEFAULT_4XX`/`DEFAULT_5XX` apply when the template has none
+    /// of this type.
+    fn response_type(&self) -> &'static str {
+        match self {
+            GatewayError::WafFiltered => "WAF_FILTERED",
+            GatewayError::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+            GatewayError::IncompleteSignature(_) => "INVALID_SIGNATURE",
+            GatewayError::Unauthorized(_) => "UNAUTHORIZED",
+            GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
+            GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            GatewayError::InvocationRejected => "INTEGRATION_FAILURE",
+            GatewayError::FunctionFailed => "DEFAULT_5XX",
+        }
+    }
+
+    /// The error as API Gateway answers it, shaped by the template's gateway response for its
+    /// type (`request` gives the values of `method.request.header.*` mappings), and noted in
+    /// the access record.
+    fn respond(
+        self,
+        template: &ApiTemplate,
+        request: &HeaderMap,
+        record: &mut AccessRecord,
+    ) -> Response<Body> {
+        record.set("error.message", self.message().to_owned());
+        let mut response = Response::new(Body::from(
+            serde_json::json!({ "message": self.message() }).to_string(),
+        ));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        if let Ok(value) = HeaderValue::from_str(self.error_type()) {
+            headers.insert("x-amzn-errortype", value);
+        }
+        let Some(shaped) = template.gateway_response(self.response_type(), self.status().as_u16())
+        else {
+            return response;
+        };
+        if let Some(status) = shaped
+            .status_code
+            .and_then(|s| StatusCode::from_u16(s).ok())
+        {
+            *response.status_mut() = status;
+        }
+        for (name, source) in &shaped.headers {
+            let value = match source {
+                HeaderValueSource::Static(text) => HeaderValue::from_str(text).ok(),
+                HeaderValueSource::RequestHeader(header) => request.get(header.as_str()).cloned(),
+            };
+            if let (Ok(name), Some(value)) = (HeaderName::from_bytes(name.as_bytes()), value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
 }
 
 /// API Gateway's answer to a request no method matches (an unknown stage included). Without an
@@ -107,26 +221,16 @@ fn gateway_error(status: StatusCode, message: &str, error_type: &str) -> Respons
 /// the signature lacks: the messages are AWS's, quoted in the conformance suite's sources. A
 /// header that looks like a whole signature would next have its signature checked; that is not
 /// emulated, and it gets Missing Authentication Token.
-fn no_method(headers: &HeaderMap, record: &mut AccessRecord) -> Response<Body> {
+fn no_method(headers: &HeaderMap) -> GatewayError {
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty());
     let dated = headers.contains_key("x-amz-date") || headers.contains_key("date");
-    if let Some(message) = authorization.and_then(|a| incomplete_signature(a, dated)) {
-        record.set("error.message", message.clone());
-        return gateway_error(
-            StatusCode::FORBIDDEN,
-            &message,
-            "IncompleteSignatureException",
-        );
+    match authorization.and_then(|a| incomplete_signature(a, dated)) {
+        Some(message) => GatewayError::IncompleteSignature(message),
+        None => GatewayError::MissingAuthenticationToken,
     }
-    record.set("error.message", "Missing Authentication Token");
-    gateway_error(
-        StatusCode::FORBIDDEN,
-        "Missing Authentication Token",
-        "MissingAuthenticationTokenException",
-    )
 }
 
 /// What API Gateway says of an `Authorization` header read as a SigV4 signature
@@ -266,22 +370,24 @@ impl Gateway {
 
         if let Some(waf) = self.waf.as_ref().filter(|w| w.acl.protects_stage) {
             if !waf.allows(peer.ip(), &self.notes) {
-                record
-                    .set("waf.status", "403")
-                    .set("error.message", "Forbidden");
-                return gateway_error(StatusCode::FORBIDDEN, "Forbidden", "ForbiddenException");
+                record.set("waf.status", "403");
+                return GatewayError::WafFiltered.respond(
+                    &self.template,
+                    request.headers(),
+                    record,
+                );
             }
             record.set("waf.status", "200");
         }
 
         // The stage is the first segment; unknown stages answer like unknown paths.
         let Some(api_path) = path_under_stage(&path, &self.template.stage) else {
-            return no_method(request.headers(), record);
+            return no_method(request.headers()).respond(&self.template, request.headers(), record);
         };
         let api_path = api_path.to_owned();
         let method = request.method().as_str().to_owned();
         let Ok(matched) = self.template.match_request(&method, &api_path) else {
-            return no_method(request.headers(), record);
+            return no_method(request.headers()).respond(&self.template, request.headers(), record);
         };
         record.set("resourcePath", matched.resource.path.clone());
 
@@ -311,11 +417,10 @@ impl Gateway {
                             LogStream::Platform,
                             format!("{request_id} 401: {reason}"),
                         ));
-                        record.set("error.message", message);
-                        return gateway_error(
-                            StatusCode::UNAUTHORIZED,
-                            message,
-                            "UnauthorizedException",
+                        return GatewayError::Unauthorized(message).respond(
+                            &self.template,
+                            &parts.headers,
+                            record,
                         );
                     }
                 }
@@ -332,11 +437,10 @@ impl Gateway {
         let body = match to_bytes(body, MAX_REQUEST_BYTES).await {
             Ok(body) => body,
             Err(_) => {
-                record.set("error.message", "Request Too Long");
-                return gateway_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request Too Long",
-                    "RequestTooLongException",
+                return GatewayError::RequestTooLarge.respond(
+                    &self.template,
+                    &parts.headers,
+                    record,
                 );
             }
         };
@@ -359,22 +463,20 @@ impl Gateway {
         event.request_id = request_id.to_owned();
 
         let Some(pool) = self.pools.get(&matched.method.function) else {
-            record.set("error.message", "Internal server error");
-            return gateway_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-                "InternalServerErrorException",
+            return GatewayError::InvocationRejected.respond(
+                &self.template,
+                &parts.headers,
+                record,
             );
         };
         // The invocation goes on if API Gateway stops waiting, as it does in Lambda.
         let invoked =
             tokio::time::timeout(INTEGRATION_TIMEOUT, pool.invoke(event.to_event())).await;
         let Ok(invoked) = invoked else {
-            record.set("error.message", "Endpoint request timed out");
-            return gateway_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "Endpoint request timed out",
-                "IntegrationTimeoutException",
+            return GatewayError::IntegrationTimeout.respond(
+                &self.template,
+                &parts.headers,
+                record,
             );
         };
         match invoked {
@@ -386,21 +488,16 @@ impl Gateway {
                         LogStream::Platform,
                         format!("{request_id} 502: {malformed}"),
                     ));
-                    record.set("error.message", "Internal server error");
-                    gateway_error(
-                        StatusCode::BAD_GATEWAY,
-                        "Internal server error",
-                        "InternalServerErrorException",
-                    )
+                    GatewayError::FunctionFailed.respond(&self.template, &parts.headers, record)
                 }
             },
-            Err(PoolError::Throttled { .. }) => {
-                record.set("error.message", "Too Many Requests");
-                gateway_error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too Many Requests",
-                    "TooManyRequestsException",
-                )
+            Err(throttled @ PoolError::Throttled { .. }) => {
+                self.notes.emit(LogLine::new(
+                    &pool.config().name,
+                    LogStream::Platform,
+                    format!("{request_id} 500: {throttled}"),
+                ));
+                GatewayError::InvocationRejected.respond(&self.template, &parts.headers, record)
             }
             Err(error) => {
                 self.notes.emit(LogLine::new(
@@ -408,12 +505,7 @@ impl Gateway {
                     LogStream::Platform,
                     format!("{request_id} 502: {error}"),
                 ));
-                record.set("error.message", "Internal server error");
-                gateway_error(
-                    StatusCode::BAD_GATEWAY,
-                    "Internal server error",
-                    "InternalServerErrorException",
-                )
+                GatewayError::FunctionFailed.respond(&self.template, &parts.headers, record)
             }
         }
     }

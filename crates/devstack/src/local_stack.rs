@@ -32,9 +32,10 @@ pub enum KeyTrust {
     Jwks(BTreeMap<String, String>),
 }
 
-/// Execution environments per function at once, unless configured: AWS's default account
-/// concurrency is far higher, but a laptop runs every environment as a process of its own.
-pub const DEFAULT_CONCURRENCY_LIMIT: usize = 10;
+/// The account's concurrency when nothing else is said: AWS's default limit of concurrent
+/// executions per account and region (Lambda's developer guide, "Lambda quotas"). An environment
+/// is a process of about 7 MB here, so a machine can hold many.
+pub const DEFAULT_ACCOUNT_CONCURRENCY: usize = 1000;
 
 /// A function variable given as `NAME=VALUE` (`--function-env`), split; `None` when it has no
 /// `=` or no name.
@@ -59,8 +60,11 @@ pub struct LocalStackConfig {
     /// machine has no such address.
     pub listen_on_both_loopbacks: bool,
     pub region: String,
-    /// Execution environments per function at once; more requests get 429.
-    pub concurrency_limit: usize,
+    /// Execution environments at once of a function the template reserves no concurrency for
+    /// (`ReservedConcurrentExecutions`); a reserving function gets its reservation. Beyond it,
+    /// invocations are throttled and API Gateway answers 500. In AWS the account's unreserved
+    /// concurrency is shared by all such functions; here each function counts its own.
+    pub unreserved_concurrency: usize,
     /// Idle environments are reclaimed after this long.
     pub idle_timeout: Duration,
     /// Variables added to every function's environment (after the template's), e.g. `STORE_URL`.
@@ -89,7 +93,7 @@ impl LocalStackConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             listen_on_both_loopbacks: false,
             region: "eu-west-1".into(),
-            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            unreserved_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
             idle_timeout: Duration::from_secs(300),
             function_env: BTreeMap::new(),
             console: false,
@@ -313,7 +317,9 @@ impl LocalStack {
                     function_config,
                     runtime_dir.clone(),
                     log,
-                    config.concurrency_limit,
+                    function
+                        .reserved_concurrency
+                        .map_or(config.unreserved_concurrency, |reserved| reserved as usize),
                 ),
             );
         }

@@ -65,9 +65,10 @@ struct ServeArgs {
     /// Trust this JWKS for one pool: <pool-name>=<url> (repeatable)
     #[arg(long, value_name = "POOL=URL")]
     jwks_url: Vec<String>,
-    /// Execution environments per function at once
-    #[arg(long, default_value_t = 10)]
-    concurrency: usize,
+    /// The account's concurrency: at most this many environments at once of a function the
+    /// template reserves none for (AWS's default limit is 1,000)
+    #[arg(long, default_value_t = devstack::local_stack::DEFAULT_ACCOUNT_CONCURRENCY)]
+    account_concurrency: usize,
     /// Seconds an idle execution environment lives
     #[arg(long, default_value_t = 300)]
     idle_timeout_secs: u64,
@@ -162,7 +163,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.listen_on_both_loopbacks = true;
     config.trust = trust;
     config.region = env.region.clone();
-    config.concurrency_limit = args.concurrency;
+    config.unreserved_concurrency = args.account_concurrency;
     config.idle_timeout = Duration::from_secs(args.idle_timeout_secs);
     config
         .function_env

@@ -129,7 +129,7 @@ pub async fn measure_pattern(
         artifacts_dir.clone(),
         state_dir,
         function_env,
-        devstack::local_stack::DEFAULT_CONCURRENCY_LIMIT,
+        devstack::local_stack::DEFAULT_ACCOUNT_CONCURRENCY,
     )
     .await?;
     let client = reqwest::Client::new();

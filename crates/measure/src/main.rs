@@ -141,7 +141,8 @@ struct LoadArgs {
     /// Stop after this many requests, even before the time is up
     #[arg(long, default_value_t = load::DEFAULT_MAX_REQUESTS)]
     max_requests: u64,
-    /// Execution environments per function of the private stack
+    /// The private stack's account concurrency (environments per function, unless the template
+    /// reserves some)
     #[arg(long, default_value_t = 10)]
     concurrency: usize,
     /// The JSON report

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use devstack::local_stack::{DEFAULT_CONCURRENCY_LIMIT, LocalStack, LocalStackConfig, StackError};
+use devstack::local_stack::{
+    DEFAULT_ACCOUNT_CONCURRENCY, LocalStack, LocalStackConfig, StackError,
+};
 use platform_report::{Report, ReportTail};
 use stack::{ApiTemplate, UserPool};
 use time::OffsetDateTime;
@@ -102,20 +104,21 @@ pub async fn start_private_stack(
         artifacts_dir,
         state_dir,
         BTreeMap::new(),
-        DEFAULT_CONCURRENCY_LIMIT,
+        DEFAULT_ACCOUNT_CONCURRENCY,
     )
     .await
 }
 
 /// [`start_private_stack`] with variables for every function (after `STORE_URL`, so they may
-/// replace it) and a concurrency limit per function.
+/// replace it) and the account's concurrency (each function's limit unless the template reserves
+/// some).
 pub async fn start_private_stack_with(
     template: ApiTemplate,
     user_pools: Vec<UserPool>,
     artifacts_dir: PathBuf,
     state_dir: PathBuf,
     function_env: BTreeMap<String, String>,
-    concurrency_limit: usize,
+    unreserved_concurrency: usize,
 ) -> Result<LocalStack, MeasureError> {
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| MeasureError::Setup(format!("creating {}: {e}", state_dir.display())))?;
@@ -155,7 +158,7 @@ pub async fn start_private_stack_with(
         format!("sqlite://{}", state_dir.join("measure.db").display()),
     );
     config.function_env.extend(function_env);
-    config.concurrency_limit = concurrency_limit;
+    config.unreserved_concurrency = unreserved_concurrency;
     Ok(LocalStack::start(config).await?)
 }
 

@@ -30,6 +30,11 @@ pub struct EnvConfig {
     /// Retain when the stack is deleted or the table replaced (for prod).
     #[serde(default)]
     pub retain_catalog_table: bool,
+    /// Concurrency reserved for each API function (Lambda's `ReservedConcurrentExecutions`):
+    /// that many environments at once are guaranteed, and more are throttled. Absent, the
+    /// functions share the account's unreserved concurrency (1,000 by default).
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
 }
 
 fn default_janitor_schedule() -> String {
@@ -101,6 +106,9 @@ pub enum EnvError {
 /// AWS limits that, broken, would only fail at deploy time; checked when the file is read.
 const MEMORY_RANGE: std::ops::RangeInclusive<u32> = 128..=10_240;
 const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=900;
+/// Lambda refuses a reservation that leaves the account fewer than 100 unreserved executions;
+/// with the default account limit of 1,000, that is at most 900.
+const RESERVED_CONCURRENCY: std::ops::RangeInclusive<u32> = 1..=900;
 /// CloudWatch Logs accepts only these retention periods.
 const RETENTION_DAYS: [u32; 22] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -168,6 +176,15 @@ impl EnvConfig {
                 "janitor_schedule {:?} is not an EventBridge rate: write rate(1 hour), \
                  rate(30 minutes) or rate(1 day) (singular for 1, plural otherwise)",
                 self.janitor_schedule
+            ));
+        }
+        if let Some(reserved) = self.reserved_concurrency
+            && !RESERVED_CONCURRENCY.contains(&reserved)
+        {
+            return Err(format!(
+                "reserved_concurrency {reserved} must be within {RESERVED_CONCURRENCY:?}: 0 would \
+                 throttle every request, and Lambda keeps 100 of an account's default 1,000 \
+                 unreserved; leave it out to share the account's unreserved concurrency"
             ));
         }
         if self.user_pools.is_empty() {
@@ -281,6 +298,20 @@ mod tests {
                 "architecture",
             ),
             (format!("{GOOD}\nunknown_key = 1"), "unknown_key"),
+            (
+                GOOD.replace(
+                    "memory_mb = 128",
+                    "memory_mb = 128\nreserved_concurrency = 0",
+                ),
+                "reserved_concurrency 0",
+            ),
+            (
+                GOOD.replace(
+                    "memory_mb = 128",
+                    "memory_mb = 128\nreserved_concurrency = 901",
+                ),
+                "reserved_concurrency 901",
+            ),
             (
                 GOOD.replace(
                     "log_retention_days = 14",

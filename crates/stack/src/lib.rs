@@ -17,8 +17,10 @@ pub use env::{EnvConfig, EnvError};
 pub use matching::{GatewayMatch, MatchError};
 pub use model::{Deployment, FunctionSpec, JANITOR, MethodAuth, MethodSpec, Pattern, stack_name};
 pub use render::{
-    CATALOG_TABLE, RenderError, function_id, logging_role_template, logging_role_template_file,
-    render, template_file, to_file_text,
+    CATALOG_TABLE, CORS_GATEWAY_RESPONSES, RenderError, function_id, logging_role_template,
+    logging_role_template_file, render, template_file, to_file_text,
 };
-pub use template::{ApiTemplate, TemplateError, janitor_period};
+pub use template::{
+    ApiTemplate, GatewayResponse, HeaderValueSource, TemplateError, janitor_period,
+};
 pub use user_pool::{PoolError, UserPool};

@@ -205,6 +205,7 @@ mod tests {
                 .collect(),
             functions: BTreeMap::new(),
             waf: None,
+            gateway_responses: BTreeMap::new(),
         }
     }
 

@@ -22,6 +22,16 @@ pub const ACCESS_LOG_FORMAT: &str = concat!(
     r#""error":"$context.error.message","wafStatus":"$context.waf.status","latencyMs":"$context.responseLatency"}"#
 );
 
+/// API Gateway's own errors (the authorizer's 401, the WAF's 403, Missing Authentication Token,
+/// 413, the 5xx of a failed or throttled invocation) carry no CORS headers unless gateway
+/// responses add them, and a browser then hides them from the page as network errors. Any origin
+/// may read the API without credentials (the functions' rule, in the api crate's `cors` module),
+/// so the gateway's errors say the same, `Access-Control-Allow-Origin: *`, through the two
+/// class defaults every other response type falls back to. Credentials cannot be granted here:
+/// a gateway response cannot pick origins, and the API's callers send tokens in `Authorization`,
+/// which needs none.
+pub const CORS_GATEWAY_RESPONSES: [&str; 2] = ["DEFAULT_4XX", "DEFAULT_5XX"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("the rendered template does not read back: {0}")]
@@ -164,7 +174,8 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
         }),
         &mut api,
     )?;
-    let mut method_ids = Vec::new();
+    // The deployment is made once every method and gateway response exists.
+    let mut deployed_ids = Vec::new();
     for method in &deployment.methods {
         let id = method_id(&method.path, method.http_method);
         let resource = if method.path == "/" {
@@ -195,7 +206,28 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
             json!({"Type": "AWS::ApiGateway::Method", "Properties": properties}),
             &mut api,
         )?;
-        method_ids.push(id);
+        deployed_ids.push(id);
+    }
+    for response_type in CORS_GATEWAY_RESPONSES {
+        let id = format!(
+            "GatewayResponse{}",
+            camel(&response_type.to_ascii_lowercase())
+        );
+        insert(
+            id.clone(),
+            json!({
+                "Type": "AWS::ApiGateway::GatewayResponse",
+                "Properties": {
+                    "RestApiId": {"Ref": "Api"},
+                    "ResponseType": response_type,
+                    "ResponseParameters": {
+                        "gatewayresponse.header.Access-Control-Allow-Origin": "'*'",
+                    },
+                },
+            }),
+            &mut api,
+        )?;
+        deployed_ids.push(id);
     }
     let deployment_id = format!(
         "Deployment{}",
@@ -208,7 +240,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
         deployment_id.clone(),
         json!({
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": method_ids,
+            "DependsOn": deployed_ids,
             "Properties": {"RestApiId": {"Ref": "Api"}, "Description": "Named after a hash of the API: a changed API is a new deployment"},
         }),
         &mut resources,
@@ -272,6 +304,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
                     "RUST_LOG": "info",
                     "STORE_URL": {"Fn::Sub": format!("dynamodb://${{{CATALOG_TABLE}}}")},
                 }),
+                reserved_concurrency: config.reserved_concurrency,
             },
             &tags,
             &mut parameters,
@@ -527,6 +560,8 @@ struct Settings {
     timeout_seconds: u32,
     /// The function's environment variables (a JSON object).
     environment: Value,
+    /// `ReservedConcurrentExecutions`, when the environment reserves any.
+    reserved_concurrency: Option<u32>,
 }
 
 /// A function from its package in the artifact bucket (its S3 key a parameter), with its log
@@ -559,9 +594,7 @@ fn lambda_function(
         resources,
     )?;
     let groups: Vec<&str> = function.groups.iter().map(|g| g.name()).collect();
-    insert(
-        id.clone(),
-        json!({
+    let mut function_resource = json!({
             "Type": "AWS::Lambda::Function",
             "Metadata": {"catalog": {"package": function.package, "groups": groups}},
             "Properties": {
@@ -578,9 +611,11 @@ fn lambda_function(
                 "Environment": {"Variables": settings.environment},
                 "Tags": tags,
             },
-        }),
-        resources,
-    )?;
+    });
+    if let Some(reserved) = settings.reserved_concurrency {
+        function_resource["Properties"]["ReservedConcurrentExecutions"] = json!(reserved);
+    }
+    insert(id.clone(), function_resource, resources)?;
     Ok(id)
 }
 
@@ -644,6 +679,8 @@ fn render_janitor(
                 "ALLOW_LIST_TABLE": {"Ref": ALLOW_LIST_TABLE},
                 "RUST_LOG": "info",
             }),
+            // One run at a time is all a schedule makes; the API's reservation is not its own.
+            reserved_concurrency: None,
         },
         tags,
         parameters,

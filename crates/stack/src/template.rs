@@ -19,6 +19,37 @@ pub struct ApiTemplate {
     /// Functions by logical id.
     pub functions: BTreeMap<String, FunctionTemplate>,
     pub waf: Option<WebAcl>,
+    /// What the API adds to the errors it makes itself, by response type (`DEFAULT_4XX`, ...).
+    pub gateway_responses: BTreeMap<String, GatewayResponse>,
+}
+
+/// An `AWS::ApiGateway::GatewayResponse`: the status and headers API Gateway gives one type of
+/// its own errors (the authorizer's 401, the WAF's 403, Missing Authentication Token, 5xx, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayResponse {
+    /// Replaces the error's status when set (for a `DEFAULT_*` type: every error of its class).
+    pub status_code: Option<u16>,
+    /// Response headers, in the template's order.
+    pub headers: Vec<(String, HeaderValueSource)>,
+}
+
+/// Where a gateway response header's value comes from, in the two forms API Gateway documents
+/// for `gatewayresponse.header.*` mappings that this project uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderValueSource {
+    /// `'text'`: the text itself.
+    Static(String),
+    /// `method.request.header.<name>`: the request's header, when it has one.
+    RequestHeader(String),
+}
+
+/// The class fallback of a response type: `DEFAULT_4XX` or `DEFAULT_5XX` by the error's status.
+fn default_response_type(status: u16) -> Option<&'static str> {
+    match status {
+        400..=499 => Some("DEFAULT_4XX"),
+        500..=599 => Some("DEFAULT_5XX"),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +89,9 @@ pub struct FunctionTemplate {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub environment: BTreeMap<String, String>,
+    /// `ReservedConcurrentExecutions`: at most this many environments at once. `None`: the
+    /// function draws on the account's unreserved concurrency.
+    pub reserved_concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +137,70 @@ fn problem(id: &str, problem: impl Into<String>) -> TemplateError {
         id: id.to_owned(),
         problem: problem.into(),
     }
+}
+
+/// One `AWS::ApiGateway::GatewayResponse`: its type and what it sets. Only the forms this
+/// project renders are read; templates are the renderer's, so any other form is an error here
+/// rather than a response the local stack would silently not apply.
+fn read_gateway_response(
+    id: &str,
+    p: &Map<String, Value>,
+) -> Result<(String, GatewayResponse), TemplateError> {
+    let response_type = p
+        .get("ResponseType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| problem(id, "has no ResponseType"))?;
+    let status_code = match p.get("StatusCode") {
+        None => None,
+        Some(code) => Some(
+            code.as_str()
+                .and_then(|c| c.parse::<u16>().ok())
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(|| problem(id, format!("StatusCode {code} is not an HTTP status")))?,
+        ),
+    };
+    let mut headers = Vec::new();
+    if let Some(parameters) = p.get("ResponseParameters") {
+        let parameters = parameters
+            .as_object()
+            .ok_or_else(|| problem(id, "ResponseParameters is not an object"))?;
+        for (key, value) in parameters {
+            let name = key
+                .strip_prefix("gatewayresponse.header.")
+                .filter(|name| !name.is_empty())
+                .ok_or_else(|| {
+                    problem(
+                        id,
+                        format!(
+                            "ResponseParameters key {key:?} is not gatewayresponse.header.<name>"
+                        ),
+                    )
+                })?;
+            let value = value.as_str().unwrap_or_default();
+            let source = if let Some(text) =
+                value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))
+            {
+                HeaderValueSource::Static(text.to_owned())
+            } else if let Some(header) = value.strip_prefix("method.request.header.") {
+                HeaderValueSource::RequestHeader(header.to_owned())
+            } else {
+                return Err(problem(
+                    id,
+                    format!(
+                        "{key}: {value:?} is neither a quoted text ('...') nor method.request.header.<name>"
+                    ),
+                ));
+            };
+            headers.push((name.to_owned(), source));
+        }
+    }
+    Ok((
+        response_type.to_owned(),
+        GatewayResponse {
+            status_code,
+            headers,
+        },
+    ))
 }
 
 /// `{"Ref": "X"}` -> `X`.
@@ -365,6 +463,10 @@ impl ApiTemplate {
                     memory_mb: number("MemorySize", 128)?,
                     timeout_seconds: number("Timeout", 3)?,
                     environment,
+                    reserved_concurrency: p
+                        .contains_key("ReservedConcurrentExecutions")
+                        .then(|| number("ReservedConcurrentExecutions", 0))
+                        .transpose()?,
                 },
             );
         }
@@ -386,6 +488,19 @@ impl ApiTemplate {
             &of_type("AWS::WAFv2::WebACLAssociation"),
             stage_id,
         )?;
+        let mut gateway_responses = BTreeMap::new();
+        for (id, resource) in of_type("AWS::ApiGateway::GatewayResponse") {
+            let (response_type, response) = read_gateway_response(id, &props(id, resource)?)?;
+            if gateway_responses
+                .insert(response_type.clone(), response)
+                .is_some()
+            {
+                return Err(problem(
+                    id,
+                    format!("a second GatewayResponse of type {response_type}"),
+                ));
+            }
+        }
         Ok(ApiTemplate {
             stage: stage_name.to_owned(),
             access_log_format,
@@ -395,6 +510,15 @@ impl ApiTemplate {
                 .collect(),
             functions,
             waf,
+            gateway_responses,
+        })
+    }
+
+    /// The gateway response that shapes an error of `response_type` with `status`: the type's
+    /// own, else its class default (`DEFAULT_4XX`/`DEFAULT_5XX`), as API Gateway falls back.
+    pub fn gateway_response(&self, response_type: &str, status: u16) -> Option<&GatewayResponse> {
+        self.gateway_responses.get(response_type).or_else(|| {
+            default_response_type(status).and_then(|class| self.gateway_responses.get(class))
         })
     }
 

@@ -359,3 +359,81 @@ fn only_prod_keeps_its_table_whatever_happens_to_the_stack() {
         );
     }
 }
+
+#[test]
+fn every_gateway_error_lets_any_origin_read_it() {
+    // A browser hides a cross-origin answer without Access-Control-Allow-Origin from the page, so
+    // without these the authorizer's 401 reads as a network error (API Gateway's developer guide,
+    // "Gateway response types": every 4XX and 5XX type falls back to DEFAULT_4XX / DEFAULT_5XX).
+    for pattern in Pattern::ALL {
+        let template = stack::render(&deployment("dev", pattern)).unwrap();
+        let api = ApiTemplate::read(&template).unwrap();
+        for (response_type, status) in [
+            ("UNAUTHORIZED", 401),
+            ("WAF_FILTERED", 403),
+            ("MISSING_AUTHENTICATION_TOKEN", 403),
+            ("REQUEST_TOO_LARGE", 413),
+            ("INTEGRATION_FAILURE", 500),
+            ("INTEGRATION_TIMEOUT", 504),
+        ] {
+            let response = api
+                .gateway_response(response_type, status)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: no gateway response for {response_type}",
+                        pattern.name()
+                    )
+                });
+            assert_eq!(response.status_code, None, "the status stays AWS's own");
+            assert_eq!(
+                response.headers,
+                [(
+                    "Access-Control-Allow-Origin".to_owned(),
+                    stack::HeaderValueSource::Static("*".into())
+                )]
+            );
+        }
+        // The responses are part of the deployment: it waits for them, and changes with them.
+        let resources = template["Resources"].as_object().unwrap();
+        let (_, deployment_resource) = resources
+            .iter()
+            .find(|(_, r)| r["Type"] == "AWS::ApiGateway::Deployment")
+            .unwrap();
+        let depends_on = deployment_resource["DependsOn"].as_array().unwrap();
+        for id in ["GatewayResponseDefault4xx", "GatewayResponseDefault5xx"] {
+            assert!(depends_on.contains(&Value::from(id)), "{id}");
+        }
+    }
+}
+
+#[test]
+fn reserved_concurrency_reaches_every_api_function_and_only_them() {
+    let mut config = EnvConfig::load(&deploy_dir(), "dev").unwrap();
+    assert_eq!(config.reserved_concurrency, None);
+    let unreserved = stack::render(&Deployment::new(Pattern::Fat, "dev", config.clone())).unwrap();
+    let api = ApiTemplate::read(&unreserved).unwrap();
+    assert!(
+        api.functions
+            .values()
+            .all(|f| f.reserved_concurrency.is_none())
+    );
+
+    config.reserved_concurrency = Some(25);
+    let reserved = stack::render(&Deployment::new(Pattern::Fat, "dev", config)).unwrap();
+    let api = ApiTemplate::read(&reserved).unwrap();
+    let janitor = stack::function_id(stack::JANITOR);
+    let (janitors, api_functions): (Vec<_>, Vec<_>) = api
+        .functions
+        .values()
+        .partition(|f| f.logical_id == janitor);
+    assert_eq!(api_functions.len(), 3);
+    for function in api_functions {
+        assert_eq!(
+            function.reserved_concurrency,
+            Some(25),
+            "{}",
+            function.logical_id
+        );
+    }
+    assert_eq!(janitors[0].reserved_concurrency, None);
+}
