@@ -45,6 +45,8 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
             workspace.display(&venv.bin_dir())
         ));
     }
+    let chromium = tools::chromium()?;
+    ui::note(format_args!("browser: {}", chromium.display()));
 
     ui::step("[2/3] building the Lambda packages of both architectures for the end-to-end tests");
     let mut artifacts = Vec::new();
@@ -61,7 +63,8 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     };
     cargo
         .args(&args.runner_args)
-        .env("CATALOG_LAMBDA_DIR", workspace.packages_dir());
+        .env("CATALOG_LAMBDA_DIR", workspace.packages_dir())
+        .env("CHROMIUM", &chromium);
     if let Some(venv) = &venv {
         cargo.env("PATH", venv.path_env()?);
     }

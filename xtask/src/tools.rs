@@ -186,6 +186,55 @@ pub fn cross_build_tools(workspace: &Workspace, architecture: Architecture) -> R
     })
 }
 
+/// Where Debian's chromium package puts the browser the browser tests drive.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Headless Chromium for the browser tests: Debian's package, installed with apt-get when it is
+/// missing (as root; otherwise the error says the command to run). Browser downloads by test tools
+/// (Playwright's, Puppeteer's) come from hosts a closed network cannot reach; Debian's mirror is a
+/// package registry like PyPI.
+pub fn chromium() -> Result<PathBuf> {
+    let path = PathBuf::from(CHROMIUM);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let fix = "apt-get install -y --no-install-recommends chromium";
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if !is_root {
+        bail!("the browser tests need Debian's chromium package: run `sudo {fix}`, then try again");
+    }
+    ui::step("installing Debian's chromium package for the browser tests (about 100 MB, once)");
+    let install = || -> Result<bool> {
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "--no-install-recommends", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null());
+        ui::command(&apt);
+        Ok(apt
+            .status()
+            .with_context(|| format!("could not run apt-get; run `{fix}`"))?
+            .success())
+    };
+    if !install()? {
+        // A machine whose package lists were never fetched knows no chromium yet.
+        ui::note("apt-get could not install it; fetching the package lists and trying again");
+        let mut update = Command::new("apt-get");
+        update.arg("update").stdout(Stdio::null());
+        ui::command(&update);
+        let updated = update.status().is_ok_and(|s| s.success());
+        if !updated || !install()? {
+            bail!("`{fix}` failed; run it by hand and try again");
+        }
+    }
+    if !path.is_file() {
+        bail!("apt-get installed chromium but {CHROMIUM} is not there; set CHROMIUM for the tests");
+    }
+    Ok(path)
+}
+
 /// The Python tools, pinned here and only here, so that CI does not change under the project when
 /// PyPI does: bump a version on purpose, in this one place.
 pub mod python {

@@ -2,6 +2,15 @@
 //!
 //! The FastAPI proof of concept answered `*` together with `allow_credentials`, which let any web
 //! site make credentialed calls. Here credentials are granted per origin, from a setting.
+//!
+//! This is a small middleware rather than tower-http's `CorsLayer`, on purpose. The rule answers
+//! `Access-Control-Allow-Origin: *` to every origin that is not listed and echoes the listed ones
+//! with `Access-Control-Allow-Credentials: true`. `CorsLayer` cannot say both: with credentials
+//! granted by a predicate, its origin setting must echo every origin too (`*` with credentials is
+//! refused by browsers), so every answer would name its caller. The gateway's own errors, which
+//! a gateway response can only give a fixed `*` (see the stack crate's `CORS_GATEWAY_RESPONSES`),
+//! would then disagree with the functions' answers on the same URL, and caches would keep one
+//! copy per origin of what is public.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};

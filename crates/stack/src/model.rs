@@ -89,7 +89,7 @@ pub enum MethodAuth {
 pub struct MethodSpec {
     /// The resource path, in API Gateway's syntax (`/api/v0/projects/{name}`, `/{proxy+}`).
     pub path: String,
-    /// `GET`, `POST`, `DELETE` or `ANY`.
+    /// `GET`, `POST`, `DELETE`, `OPTIONS` (preflights) or `ANY`.
     pub http_method: &'static str,
     /// The package of the function it proxies to.
     pub function: &'static str,
@@ -164,6 +164,21 @@ impl Deployment {
                     Access::CognitoToken => MethodAuth::Cognito,
                 },
             });
+        }
+        // A browser asks before a cross-origin call that sends a token or JSON (a preflight:
+        // OPTIONS, never with a token). Without a method for it API Gateway answers 403 Missing
+        // Authentication Token and the browser gives up, so each route's resource sends it,
+        // open as preflights must be, to the function whose CORS rule answers it.
+        let mut preflighted = BTreeSet::new();
+        for route in ROUTES {
+            if preflighted.insert(route.path) {
+                methods.push(MethodSpec {
+                    path: route.path.to_owned(),
+                    http_method: "OPTIONS",
+                    function: pattern.function_for(route.group()),
+                    auth: MethodAuth::None,
+                });
+            }
         }
         Deployment {
             pattern,
@@ -293,6 +308,23 @@ mod tests {
                     .unwrap_or_else(|| panic!("{} {}", route.method.as_str(), route.path));
                 assert_eq!(method.auth == MethodAuth::Cognito, route.is_protected());
                 assert_eq!(method.function, pattern.function_for(route.group()));
+            }
+        }
+    }
+
+    #[test]
+    fn every_route_resource_takes_preflights_without_a_token_at_its_own_function() {
+        for pattern in Pattern::ALL {
+            let deployment = dev(pattern);
+            for route in ROUTES {
+                let preflights: Vec<&MethodSpec> = deployment
+                    .methods
+                    .iter()
+                    .filter(|m| m.path == route.path && m.http_method == "OPTIONS")
+                    .collect();
+                assert_eq!(preflights.len(), 1, "OPTIONS {}", route.path);
+                assert_eq!(preflights[0].auth, MethodAuth::None);
+                assert_eq!(preflights[0].function, pattern.function_for(route.group()));
             }
         }
     }
