@@ -110,8 +110,8 @@ pub enum EnvironmentError {
 }
 
 /// Why an invocation did not produce a response. After `Timeout`, `InitTimeout`, `Crashed`,
-/// `InitError` and `Io` the environment is dead (see [`InvokeError::is_fatal`]); the others leave
-/// it ready for the next event, as in AWS.
+/// `ExitedBeforeTaking`, `InitError` and `Io` the environment is dead (see
+/// [`InvokeError::is_fatal`]); the others leave it ready for the next event, as in AWS.
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     #[error("task timed out after {:.2} seconds", after.as_secs_f64())]
@@ -136,6 +136,11 @@ pub enum InvokeError {
         raw: Vec<u8>,
         source: serde_json::Error,
     },
+    /// The process of a warm environment exited before its runtime took the event (it never
+    /// received it): the invocation did not run, so it may run in another environment, as
+    /// Lambda would place it.
+    #[error("function process exited ({status}) before its runtime took the event")]
+    ExitedBeforeTaking { status: ExitStatus },
     #[error("the execution environment is no longer alive")]
     Dead,
     #[error("watching the function process: {0}")]
@@ -158,7 +163,9 @@ impl InvokeError {
     fn report_status(&self) -> (Option<&'static str>, Option<String>) {
         match self {
             Self::Timeout { .. } | Self::InitTimeout { .. } => (Some("timeout"), None),
-            Self::Crashed { .. } => (Some("error"), Some("Runtime.ExitError".to_owned())),
+            Self::Crashed { .. } | Self::ExitedBeforeTaking { .. } => {
+                (Some("error"), Some("Runtime.ExitError".to_owned()))
+            }
             Self::InitError { error_type, .. } => (Some("error"), Some(error_type.clone())),
             Self::Io(_) | Self::Dead => (Some("error"), Some("Runtime.Unknown".to_owned())),
             _ => (None, None),
@@ -335,7 +342,7 @@ impl ExecutionEnvironment {
                 }
                 Step::Event(_) => {}
                 Step::Exited(status) => {
-                    let error = self.exited(status).await;
+                    let (error, _) = self.exited(status, None).await;
                     self.init_report(Instant::now(), "error", Some("Runtime.ExitError"));
                     return Err(error);
                 }
@@ -356,6 +363,12 @@ impl ExecutionEnvironment {
     /// invocation dropped half-way leaves the process busy with it. The environment then counts
     /// as dead; run invocations to completion (e.g. in a spawned task) to keep it warm.
     pub async fn invoke(&mut self, event: Value) -> Result<Invocation, InvokeError> {
+        self.invoke_ref(&event).await
+    }
+
+    /// [`Self::invoke`] on a borrowed event, which the caller keeps: after
+    /// [`InvokeError::ExitedBeforeTaking`] it can send the same event to another environment.
+    pub async fn invoke_ref(&mut self, event: &Value) -> Result<Invocation, InvokeError> {
         if self.busy {
             self.kill().await;
         }
@@ -368,8 +381,8 @@ impl ExecutionEnvironment {
         result
     }
 
-    async fn run(&mut self, event: Value) -> Result<Invocation, InvokeError> {
-        let payload = serde_json::to_vec(&event).expect("a JSON value always serializes");
+    async fn run(&mut self, event: &Value) -> Result<Invocation, InvokeError> {
+        let payload = serde_json::to_vec(event).expect("a JSON value always serializes");
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::RequestTooLarge {
                 size: payload.len(),
@@ -444,6 +457,23 @@ impl ExecutionEnvironment {
                 Step::Deadline => break Outcome::Timeout { at: deadline },
             }
         };
+        if let Outcome::Exited(status) = outcome {
+            let (error, taken) = self.exited(status, Some(&request_id)).await;
+            return Err(match error {
+                // A warm process was dying when the event came (it had not asked for it):
+                // nothing of this invocation ran here, so it leaves no START or REPORT. (A cold
+                // one that dies so is closed as a crash: its init is what failed.)
+                InvokeError::Crashed { status, .. }
+                    if !cold && taken.is_none() && delivered_at.is_none() =>
+                {
+                    InvokeError::ExitedBeforeTaking { status }
+                }
+                error => {
+                    let delivered_at = delivered_at.or(taken);
+                    self.crashed_during(error, &request_id, cold, delivered_at, queued_at)
+                }
+            });
+        }
         if delivered_at.is_none() {
             self.platform(format!("START RequestId: {request_id} Version: $LATEST"));
         }
@@ -493,26 +523,8 @@ impl ExecutionEnvironment {
                     message: error.message,
                 })
             }
-            Outcome::Exited(status) => {
-                let error = self.exited(status).await;
-                if let InvokeError::Crashed { status, .. } = &error {
-                    self.platform(format!(
-                        "RequestId: {request_id} Error: Runtime exited with error: {}",
-                        describe_exit(*status)
-                    ));
-                    self.platform("Runtime.ExitError".to_owned());
-                }
-                let (status, error_type) = error.report_status();
-                self.close(
-                    &request_id,
-                    cold,
-                    started_at,
-                    Instant::now(),
-                    status,
-                    error_type,
-                );
-                Err(error)
-            }
+            // Ended above, before START was logged.
+            Outcome::Exited(_) => unreachable!("an exit is handled before this match"),
             Outcome::Timeout { at } => {
                 let now = OffsetDateTime::now_utc();
                 self.platform(format!(
@@ -527,6 +539,38 @@ impl ExecutionEnvironment {
                 })
             }
         }
+    }
+
+    /// Closes an invocation whose process died during it: START when the Runtime API did not
+    /// log one (it does when it hands the event out), the exit, END and REPORT.
+    fn crashed_during(
+        &mut self,
+        error: InvokeError,
+        request_id: &str,
+        cold: bool,
+        delivered_at: Option<Instant>,
+        queued_at: Instant,
+    ) -> InvokeError {
+        if delivered_at.is_none() {
+            self.platform(format!("START RequestId: {request_id} Version: $LATEST"));
+        }
+        if let InvokeError::Crashed { status, .. } = &error {
+            self.platform(format!(
+                "RequestId: {request_id} Error: Runtime exited with error: {}",
+                describe_exit(*status)
+            ));
+            self.platform("Runtime.ExitError".to_owned());
+        }
+        let (status, error_type) = error.report_status();
+        self.close(
+            request_id,
+            cold,
+            delivered_at.unwrap_or(queued_at),
+            Instant::now(),
+            status,
+            error_type,
+        );
+        error
     }
 
     /// False once the environment died or was ended; it then serves no more events.
@@ -594,20 +638,33 @@ impl ExecutionEnvironment {
         }
     }
 
-    /// The process ended on its own: the environment is dead, and the error says why.
-    async fn exited(&mut self, status: io::Result<ExitStatus>) -> InvokeError {
+    /// The process ended on its own: the environment is dead, and the error says why. Also
+    /// says when the runtime took the event of `request_id`, if it did: the server announces an
+    /// event before writing it, so before the process could read it and die, and the
+    /// announcement is in the channel by the time the exit is seen.
+    async fn exited(
+        &mut self,
+        status: io::Result<ExitStatus>,
+        request_id: Option<&str>,
+    ) -> (InvokeError, Option<Instant>) {
         self.dead = true;
         let mut init_error = None;
+        let mut taken = None;
         while let Some(event) = self.api.try_next_event() {
-            if let RuntimeEvent::InitError { error, .. } = event {
-                init_error = Some(error);
+            match event {
+                RuntimeEvent::InitError { error, .. } => init_error = Some(error),
+                RuntimeEvent::Delivered { request_id: id, at } if request_id == Some(&*id) => {
+                    taken = Some(at);
+                }
+                _ => {}
             }
         }
         self.drain_output().await;
-        match status {
+        let error = match status {
             Ok(status) => InvokeError::Crashed { status, init_error },
             Err(error) => InvokeError::Io(error),
-        }
+        };
+        (error, taken)
     }
 
     async fn kill(&mut self) {

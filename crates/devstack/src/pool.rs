@@ -1,6 +1,7 @@
 //! A function's execution environments, as Lambda manages them: reuse an idle one, start a new
 //! one (a cold start) when all are busy, up to a concurrency limit; reclaim idle ones after a
-//! while; never reuse one that crashed, timed out or failed its init.
+//! while; never reuse one that crashed, timed out or failed its init; run an invocation that an
+//! idle environment's dying process never took in a new environment instead of failing it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -160,20 +161,45 @@ impl FunctionPool {
         event: Value,
         generation: u64,
     ) -> Result<Invocation, PoolError> {
-        let reused = self.take_live_idle().await;
-        let (mut environment, alive) = match reused {
-            Some(idle) => (idle.environment, idle.alive),
-            None => {
-                let environment = ExecutionEnvironment::start(
-                    self.config.clone(),
-                    &self.work_dir,
-                    self.log.clone(),
-                )
-                .await?;
-                (environment, self.count_new_environment())
+        if let Some(idle) = self.take_live_idle().await {
+            let id = idle.environment.id().to_owned();
+            match self
+                .run_in(idle.environment, idle.alive, &event, generation)
+                .await
+            {
+                // Its process was alive when checked but dying: the runtime never took the
+                // event, so nothing ran. Lambda would have placed the invocation elsewhere; so
+                // does this, once, in a new environment (only a warm environment ends so, so a
+                // failing init is never retried).
+                Err(PoolError::Invoke(InvokeError::ExitedBeforeTaking { status })) => {
+                    self.log.emit(LogLine::new(
+                        &self.config.name,
+                        LogStream::Platform,
+                        format!(
+                            "environment {id} ended ({status}) before its runtime took the next event; the invocation goes to a new environment"
+                        ),
+                    ));
+                }
+                outcome => return outcome,
             }
-        };
-        let outcome = environment.invoke(event).await;
+        }
+        let environment =
+            ExecutionEnvironment::start(self.config.clone(), &self.work_dir, self.log.clone())
+                .await?;
+        let alive = self.count_new_environment();
+        self.run_in(environment, alive, &event, generation).await
+    }
+
+    /// Runs one invocation in `environment`, then gives it back to the pool if it can serve
+    /// again, or shuts it down.
+    async fn run_in(
+        &self,
+        mut environment: ExecutionEnvironment,
+        alive: Alive,
+        event: &Value,
+        generation: u64,
+    ) -> Result<Invocation, PoolError> {
+        let outcome = environment.invoke_ref(event).await;
         let retired = if environment.is_alive() {
             let mut idle = self.idle.lock().await;
             if self.generation.load(Ordering::SeqCst) == generation {

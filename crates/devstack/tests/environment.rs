@@ -468,8 +468,10 @@ async fn oversized_events_are_refused_before_reaching_the_function() {
     assert!(h.env.is_alive());
 }
 
+/// The next event was never taken: the error says so (the pool then runs it elsewhere), and the
+/// environment logs no invocation that did not happen.
 #[tokio::test]
-async fn a_process_that_exits_between_invocations_fails_the_next_one() {
+async fn a_process_that_exits_between_invocations_fails_the_next_one_untaken() {
     let mut h = start(&[]).await;
     let inv = h
         .env
@@ -479,10 +481,16 @@ async fn a_process_that_exits_between_invocations_fails_the_next_one() {
     assert_eq!(inv.response, json!({"bye": true}));
     let error = h.env.invoke(json!({"action": "echo"})).await.unwrap_err();
     assert!(
-        matches!(&error, InvokeError::Crashed { status, .. } if status.success()),
+        matches!(&error, InvokeError::ExitedBeforeTaking { status } if status.success()),
         "{error:?}"
     );
     assert!(!h.env.is_alive());
+    let starts = h
+        .platform()
+        .iter()
+        .filter(|l| l.starts_with("START "))
+        .count();
+    assert_eq!(starts, 1, "{:#?}", h.platform());
 }
 
 #[tokio::test]

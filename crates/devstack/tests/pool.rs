@@ -257,6 +257,52 @@ async fn an_environment_whose_process_exited_while_idle_is_not_reused() {
     assert_ne!(next_pid, pid);
 }
 
+/// The race the check above leaves: a request handed to an idle environment whose process was
+/// still running when the pool looked, and died before its runtime asked for the event. The
+/// runtime never took it, so nothing ran: it goes to a new environment, as Lambda would place it,
+/// instead of failing.
+#[tokio::test]
+async fn a_request_given_to_an_idle_environment_whose_process_dies_before_taking_it_runs_anew() {
+    let h = Harness::new(10);
+    let lingering = h
+        .invoke("respond_then_linger")
+        .await
+        .expect("it answers before lingering");
+    let pid = pid_of(&lingering);
+    assert_eq!(h.pool.idle_count().await, 1);
+
+    let mut next = Box::pin(h.invoke("echo"));
+    assert!(poll_once(&mut next).await);
+    // The invocation's task takes the idle environment and queues the event in its first run.
+    for _ in 0..100 {
+        if h.pool.idle_count().await == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        h.pool.idle_count().await,
+        0,
+        "the request went to the idle one"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let invocation = next.await.expect("served by a new environment, not failed");
+    assert!(invocation.cold, "{:?}", invocation.report);
+    assert_ne!(pid_of(&invocation), pid);
+    assert!(
+        h.platform()
+            .iter()
+            .any(|l| l.contains("before its runtime took the next event")),
+        "{:#?}",
+        h.platform()
+    );
+}
+
 #[tokio::test]
 async fn reclaim_idle_shuts_down_environments_idle_for_long_enough() {
     let h = Harness::new(10);
