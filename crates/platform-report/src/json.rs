@@ -65,6 +65,19 @@ pub(crate) fn parse_json(line: &str) -> Result<Report, ReportParseError> {
         status,
         error_type,
     } = event.record;
+    // JSON carries no NaN or infinity, but a minus sign: Lambda writes none.
+    let durations = [
+        ("durationMs", Some(metrics.duration_ms)),
+        ("billedDurationMs", metrics.billed_duration_ms),
+        ("initDurationMs", metrics.init_duration_ms),
+    ];
+    for (field, ms) in durations {
+        if let Some(ms) = ms.filter(|ms| !crate::is_duration(*ms)) {
+            return Err(ReportParseError::BadRecord(format!(
+                "{field} is {ms}, not a duration"
+            )));
+        }
+    }
     Ok(Report {
         request_id,
         duration_ms: metrics.duration_ms,
@@ -166,5 +179,22 @@ mod tests {
             Report::parse(r#"{"type":"platform.report","record":{"requestI"#),
             Err(ReportParseError::BadRecord(_))
         ));
+    }
+
+    #[test]
+    fn negative_durations_are_refused() {
+        for metrics in [
+            r#"{"durationMs":-1.5}"#,
+            r#"{"durationMs":1,"initDurationMs":-0.1}"#,
+            r#"{"durationMs":1,"billedDurationMs":-3}"#,
+        ] {
+            let line = format!(
+                r#"{{"type":"platform.report","record":{{"requestId":"r","metrics":{metrics}}}}}"#
+            );
+            assert!(
+                matches!(Report::parse(&line), Err(ReportParseError::BadRecord(_))),
+                "{line}"
+            );
+        }
     }
 }

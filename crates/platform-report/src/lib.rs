@@ -97,6 +97,11 @@ impl std::str::FromStr for Report {
     }
 }
 
+/// Whether `ms` can be a duration Lambda reports: finite and not negative.
+fn is_duration(ms: f64) -> bool {
+    ms.is_finite() && ms >= 0.0
+}
+
 /// Every report in `text`, in order, one per line; other lines are skipped, and so are reports
 /// too damaged to read (a log tail can start in the middle of one).
 pub fn reports_in(text: &str) -> Vec<Report> {

@@ -97,15 +97,15 @@ pub(crate) fn parse_text(line: &str) -> Result<Report, ReportParseError> {
         .and_then(|v| v.split_whitespace().next())
         .ok_or(ReportParseError::Missing("RequestId"))?
         .to_owned();
-    let duration_ms = number::<f64>(get("Duration:"), "Duration")?
-        .ok_or(ReportParseError::Missing("Duration"))?;
+    let duration_ms =
+        duration(get("Duration:"), "Duration")?.ok_or(ReportParseError::Missing("Duration"))?;
     Ok(Report {
         request_id,
         duration_ms,
         billed_duration_ms: number(get("Billed Duration:"), "Billed Duration")?,
         memory_size_mb: number(get("Memory Size:"), "Memory Size")?,
         max_memory_used_mb: number(get("Max Memory Used:"), "Max Memory Used")?,
-        init_duration_ms: number(get("Init Duration:"), "Init Duration")?,
+        init_duration_ms: duration(get("Init Duration:"), "Init Duration")?,
         status: get("Status:").map(first_word),
         error_type: get("Error Type:").map(first_word),
     })
@@ -130,6 +130,20 @@ fn first_word(value: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A duration in milliseconds. Rust's float parser also takes `NaN`, `inf` and `1e999`, and a
+/// minus sign: Lambda writes none of those, and a measurement that sorts and adds durations
+/// cannot use them, so they are refused like any unreadable value.
+fn duration(value: Option<&str>, field: &'static str) -> Result<Option<f64>, ReportParseError> {
+    let ms = number::<f64>(value, field)?;
+    match ms {
+        Some(ms) if !crate::is_duration(ms) => Err(ReportParseError::BadValue {
+            field,
+            value: value.unwrap_or_default().to_owned(),
+        }),
+        _ => Ok(ms),
+    }
 }
 
 /// Values look like `1.52 ms` or `128 MB`; the unit is fixed per field, so only the number counts.
@@ -275,6 +289,29 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn refuses_durations_lambda_never_writes() {
+        // Found by the property tests (tests/properties.rs): `NaN` was read as a duration.
+        for duration in ["NaN", "inf", "-inf", "infinity", "1e999", "-1.5"] {
+            let line = format!("REPORT RequestId: {ID}\tDuration: {duration} ms");
+            assert!(
+                matches!(
+                    Report::parse(&line),
+                    Err(ReportParseError::BadValue {
+                        field: "Duration",
+                        ..
+                    })
+                ),
+                "{line}"
+            );
+            let cold =
+                format!("REPORT RequestId: {ID}\tDuration: 1 ms\tInit Duration: {duration} ms");
+            assert!(Report::parse(&cold).is_err(), "{cold}");
+        }
+        let zero = Report::parse(&format!("REPORT RequestId: {ID}\tDuration: 0.00 ms")).unwrap();
+        assert_eq!(zero.duration_ms, 0.0);
     }
 
     #[test]
