@@ -1,10 +1,11 @@
 //! Where a function's log lines go: what it prints, and what the platform says about it
-//! (START, END, REPORT), as CloudWatch would receive them.
+//! (START, END, REPORT), as CloudWatch would receive them. Files are rotated by size
+//! ([`LogRotation`]), so a long-running stack keeps a bounded amount of log on disk.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
@@ -35,6 +36,39 @@ impl LogLine {
             text: text.into(),
             time: OffsetDateTime::now_utc(),
         }
+    }
+}
+
+/// How big a log file may grow: once a line would take the current file past `max_file_bytes`,
+/// the file becomes `<name>.1` (an older `<name>.1` becomes `<name>.2`, and so on) and a new one
+/// is started; only `kept_files` older files are kept. A log then never takes more than about
+/// `max_file_bytes * (kept_files + 1)` on disk. CloudWatch keeps logs for the log group's
+/// retention instead; a developer's disk has no such service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRotation {
+    pub max_file_bytes: u64,
+    pub kept_files: usize,
+}
+
+impl LogRotation {
+    /// 10 MiB per file, two older files: at most 30 MiB per log (a function's, the access
+    /// log...), hours of ordinary use and the last minutes of a load test.
+    pub const DEFAULT: LogRotation = LogRotation {
+        max_file_bytes: 10 * 1024 * 1024,
+        kept_files: 2,
+    };
+
+    /// The path of the `generation`th older file of `path` (`access.log.1` is the newest).
+    pub fn older_file(path: &Path, generation: usize) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{generation}"));
+        PathBuf::from(name)
+    }
+}
+
+impl Default for LogRotation {
+    fn default() -> Self {
+        LogRotation::DEFAULT
     }
 }
 
@@ -70,16 +104,22 @@ impl LogSink {
         Self::new(move |line| into.lock().unwrap_or_else(|e| e.into_inner()).push(line))
     }
 
-    /// Appends `<RFC 3339 time> <text>` lines to a file, created if missing. The time prefix
-    /// mirrors a CloudWatch export, which [`crate::Report::parse`] reads past.
+    /// [`LogSink::rotating_file`] with the [`LogRotation::DEFAULT`] sizes.
+    pub fn file(path: &Path) -> io::Result<Self> {
+        Self::rotating_file(path, LogRotation::DEFAULT)
+    }
+
+    /// Appends `<RFC 3339 time> <text>` lines to a file, created if missing, rotated as
+    /// `rotation` says. The time prefix mirrors a CloudWatch export, which
+    /// [`crate::Report::parse`] reads past.
     ///
     /// The file is written by a thread of its own through a buffer, flushed whenever no line is
     /// waiting: emitting a line costs a channel send, never a system call on the request's path
     /// (several `write`s per line, unbuffered, were most of the stack's system calls). Lines keep
     /// their order; [`LogSink::flush`] waits until they are in the file. The thread ends, after
     /// writing everything, when the last clone of the sink is dropped.
-    pub fn file(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    pub fn rotating_file(path: &Path, rotation: LogRotation) -> io::Result<Self> {
+        let file = RotatingFile::open(path.to_owned(), rotation)?;
         let (sender, receiver) = std::sync::mpsc::channel::<ToWriter>();
         let name = format!(
             "log-{}",
@@ -137,18 +177,89 @@ impl LogSink {
     }
 }
 
+/// A log file that starts over under a new name when it is full (see [`LogRotation`]).
+struct RotatingFile {
+    path: PathBuf,
+    rotation: LogRotation,
+    out: BufWriter<File>,
+    /// Bytes in the current file, counted as they are written (and at open).
+    size: u64,
+}
+
+impl RotatingFile {
+    fn open(path: PathBuf, rotation: LogRotation) -> io::Result<RotatingFile> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingFile {
+            path,
+            rotation,
+            out: BufWriter::with_capacity(64 * 1024, file),
+            size,
+        })
+    }
+
+    /// Writes one whole line (with its newline), rotating first when it would not fit. A line
+    /// longer than a whole file still goes in one piece, into a file of its own.
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        let length = line.len() as u64;
+        if self.size > 0 && self.size + length > self.rotation.max_file_bytes {
+            self.rotate()?;
+        }
+        self.size += length;
+        self.out.write_all(line)
+    }
+
+    /// Shifts the older files up by one (dropping the oldest), moves the current one to
+    /// `.1` and starts an empty file.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        // Counted as rotated even if what follows fails: the next attempt then comes after
+        // another file's worth of lines, not at every line.
+        self.size = 0;
+        let older = |generation| LogRotation::older_file(&self.path, generation);
+        if self.rotation.kept_files == 0 {
+            let file = OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&self.path)?;
+            // Appending from here on, as a file opened in append mode does.
+            self.out = BufWriter::with_capacity(64 * 1024, file);
+            return Ok(());
+        }
+        for generation in (1..self.rotation.kept_files).rev() {
+            match std::fs::rename(older(generation), older(generation + 1)) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, older(1))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.out = BufWriter::with_capacity(64 * 1024, file);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// The file writer thread: buffers lines while more are waiting, flushes when none is.
-fn write_lines(file: File, receiver: std::sync::mpsc::Receiver<ToWriter>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, file);
+fn write_lines(mut out: RotatingFile, receiver: std::sync::mpsc::Receiver<ToWriter>) {
     let mut waiting = Vec::new();
+    let mut text = Vec::with_capacity(256);
     while let Ok(message) = receiver.recv() {
         let mut next = Some(message);
         while let Some(message) = next.take() {
             match message {
                 ToWriter::Line(line) => {
                     let time = line.time.format(&Rfc3339).unwrap_or_default();
+                    text.clear();
+                    let _ = writeln!(text, "{time} {}", line.text);
                     // A full disk must not take the stack down with it; the line is lost instead.
-                    let _ = writeln!(out, "{time} {}", line.text);
+                    let _ = out.write_line(&text);
                 }
                 ToWriter::Flush(done) => waiting.push(done),
             }
@@ -234,6 +345,109 @@ mod tests {
         }
         assert!(found, "the line was written after the sink was dropped");
         LogSink::discard().flush();
+    }
+
+    /// A line of known length: `2026-12-07T06:00:00Z <text>\n` is 21 bytes plus the text's
+    /// and the newline.
+    fn fixed_line(text: String) -> LogLine {
+        LogLine {
+            time: time::macros::datetime!(2026-12-07 06:00:00 UTC),
+            ..LogLine::new("f", LogStream::Stdout, text)
+        }
+    }
+
+    /// Each file's lines, without their time prefix; an absent file has none.
+    fn texts(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| line.split_once(' ').unwrap().1.to_owned())
+            .collect()
+    }
+
+    fn numbered(range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("line {i:03}")).collect()
+    }
+
+    #[test]
+    fn a_full_file_is_rotated_and_only_the_kept_older_files_remain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        // 30 bytes a line: three fit in 100 bytes, a fourth does not.
+        let rotation = LogRotation {
+            max_file_bytes: 100,
+            kept_files: 2,
+        };
+        let sink = LogSink::rotating_file(&path, rotation).unwrap();
+        for line in numbered(0..20) {
+            sink.emit(fixed_line(line));
+        }
+        sink.flush();
+        let older = |generation| LogRotation::older_file(&path, generation);
+        assert_eq!(texts(&path), numbered(18..20));
+        assert_eq!(texts(&older(1)), numbered(15..18));
+        assert_eq!(texts(&older(2)), numbered(12..15));
+        assert!(!older(3).exists(), "only two older files are kept");
+        for file in [path.clone(), older(1), older(2)] {
+            let size = std::fs::metadata(&file).unwrap().len();
+            assert!(size <= 100, "{}: {size} bytes", file.display());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn what_a_file_held_before_the_stack_started_counts_towards_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.log");
+        std::fs::write(&path, "x".repeat(79) + "\n").unwrap();
+        let rotation = LogRotation {
+            max_file_bytes: 100,
+            kept_files: 1,
+        };
+        let sink = LogSink::rotating_file(&path, rotation).unwrap();
+        sink.emit(fixed_line("line 000".into()));
+        sink.flush();
+        assert_eq!(texts(&path), numbered(0..1));
+        let earlier = std::fs::read_to_string(LogRotation::older_file(&path, 1)).unwrap();
+        assert_eq!(earlier, "x".repeat(79) + "\n");
+    }
+
+    #[test]
+    fn with_no_older_file_kept_the_file_starts_over_and_a_huge_line_stays_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.log");
+        let rotation = LogRotation {
+            max_file_bytes: 100,
+            kept_files: 0,
+        };
+        let sink = LogSink::rotating_file(&path, rotation).unwrap();
+        for line in numbered(0..7) {
+            sink.emit(fixed_line(line));
+        }
+        sink.flush();
+        assert_eq!(texts(&path), numbered(6..7));
+        let huge = "y".repeat(300);
+        sink.emit(fixed_line(huge.clone()));
+        sink.emit(fixed_line("after".into()));
+        sink.flush();
+        assert_eq!(texts(&path), ["after"]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let kept = dir.path().join("kept.log");
+        let sink = LogSink::rotating_file(
+            &kept,
+            LogRotation {
+                max_file_bytes: 100,
+                kept_files: 1,
+            },
+        )
+        .unwrap();
+        sink.emit(fixed_line("before".into()));
+        sink.emit(fixed_line(huge.clone()));
+        sink.emit(fixed_line("after".into()));
+        sink.flush();
+        assert_eq!(texts(&LogRotation::older_file(&kept, 1)), [huge]);
+        assert_eq!(texts(&kept), ["after"]);
     }
 
     #[test]
