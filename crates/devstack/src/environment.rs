@@ -288,6 +288,7 @@ impl ExecutionEnvironment {
                     source,
                 })?;
         let pid = child.id().unwrap_or_default();
+        api.watch_process(pid);
 
         let mut output = Vec::new();
         if let Some(stdout) = child.stdout.take() {

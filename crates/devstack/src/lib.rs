@@ -21,7 +21,7 @@ pub use environment::{
     DEFAULT_INIT_TIMEOUT, EnvironmentError, ExecutionEnvironment, FunctionConfig, Invocation,
     InvokeError,
 };
-pub use log::{LogLine, LogSink, LogStream};
+pub use log::{LogLine, LogRotation, LogSink, LogStream};
 // The one parser of platform reports; re-exported because every invocation returns one.
 pub use platform_report::{Report, ReportParseError};
 pub use runtime_api::{ErrorReport, MAX_PAYLOAD_BYTES};

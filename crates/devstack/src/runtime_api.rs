@@ -4,10 +4,11 @@
 //! The server only hands out events and takes answers; deciding what an answer means (success,
 //! function error, fatal) and keeping time is the environment's job, through [`RuntimeEvent`]s.
 
+use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -94,6 +95,8 @@ pub enum RuntimeEvent {
 #[derive(Debug)]
 pub struct RuntimeApi {
     addr: SocketAddr,
+    /// Shared with the server's handlers (see [`RuntimeApi::watch_process`]).
+    process_stat: Arc<OnceLock<File>>,
     queue: mpsc::UnboundedSender<QueuedInvocation>,
     events: mpsc::UnboundedReceiver<RuntimeEvent>,
     server: JoinHandle<()>,
@@ -106,6 +109,8 @@ struct Shared {
     init_done: AtomicBool,
     /// The one request the runtime may answer; AWS rejects answers to any other id.
     in_flight: Mutex<Option<String>>,
+    /// `/proc/<pid>/stat` of the runtime's process, kept open (see [`RuntimeApi::watch_process`]).
+    process_stat: Arc<OnceLock<File>>,
 }
 
 impl Shared {
@@ -121,6 +126,22 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .as_deref()
             == Some(request_id)
+    }
+
+    /// Whether the runtime's process is on its way out (see [`stat_shows_ending`]); false when
+    /// no process is watched.
+    fn process_is_ending(&self) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Some(stat) = self.process_stat.get() else {
+            return false;
+        };
+        // procfs makes the text anew for each read at offset 0; the line is far below 1 KiB.
+        let mut buffer = [0u8; 1024];
+        match stat.read_at(&mut buffer, 0) {
+            Ok(read) => stat_shows_ending(&String::from_utf8_lossy(&buffer[..read])),
+            // Reaped already.
+            Err(_) => true,
+        }
     }
 
     fn finish(&self, request_id: &str) -> bool {
@@ -146,7 +167,9 @@ impl RuntimeApi {
             events: events_tx,
             init_done: AtomicBool::new(false),
             in_flight: Mutex::new(None),
+            process_stat: Arc::default(),
         });
+        let process_stat = Arc::clone(&shared.process_stat);
         let app = Router::new()
             .route(&format!("{PREFIX}/invocation/next"), get(next))
             .route(
@@ -168,6 +191,7 @@ impl RuntimeApi {
         });
         Ok(Self {
             addr,
+            process_stat,
             queue,
             events,
             server,
@@ -177,6 +201,17 @@ impl RuntimeApi {
     /// The address a process reaches this server at: the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Names the process the runtime runs in. An event is then never handed to that process once
+    /// it is on its way out (killed, exiting, a zombie): it could not take it, and the
+    /// environment, seeing the exit with the event untaken, lets the pool run it elsewhere.
+    /// Without this check a process killed while it waited in GET /next was handed the event
+    /// in the moment before its connection closed, and the request failed.
+    pub fn watch_process(&self, pid: u32) {
+        if let Ok(stat) = File::open(format!("/proc/{pid}/stat")) {
+            let _ = self.process_stat.set(stat);
+        }
     }
 
     /// Queues an event; the runtime receives it on its current or next GET /next.
@@ -206,12 +241,12 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         shared.send(RuntimeEvent::InitDone { at: Instant::now() });
     }
     let Some(invocation) = shared.queue.lock().await.recv().await else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "execution environment stopped",
-        )
-            .into_response();
+        return stopped();
     };
+    if shared.process_is_ending() {
+        // Not handed out: the environment sees the exit with the event untaken.
+        return stopped();
+    }
     let deadline_ms = epoch_ms(SystemTime::now() + invocation.timeout);
     let request_id = invocation.request_id;
     *shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(request_id.clone());
@@ -371,6 +406,36 @@ fn error_report(headers: &HeaderMap, body: Option<Bytes>) -> ErrorReport {
     }
 }
 
+fn stopped() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "execution environment stopped",
+    )
+        .into_response()
+}
+
+/// Whether a `/proc/<pid>/stat` line shows a process on its way out: a zombie, one that has
+/// begun to exit (PF_EXITING in its flags), or one with SIGKILL pending (sent as such, or set by
+/// the kernel for any fatal signal). The fields after the command name, which may itself hold
+/// spaces and parentheses: state is the 3rd field, flags the 9th, pending signals the 31st.
+fn stat_shows_ending(stat: &str) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    const SIGKILL: u64 = 1 << (9 - 1);
+    let Some((_, fields)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    let number = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    matches!(fields.first(), Some(&("Z" | "X" | "x")))
+        || number(6) & PF_EXITING != 0
+        || number(28) & SIGKILL != 0
+}
+
 fn accepted() -> Response {
     (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
 }
@@ -527,6 +592,75 @@ mod tests {
             api.next_event().await,
             Some(RuntimeEvent::Delivered { request_id, .. }) if request_id == "req-1"
         ));
+    }
+
+    /// A `/proc/<pid>/stat` line with the given state, flags and pending signals, and a command
+    /// name made to confuse a parser.
+    fn stat_line(state: &str, flags: u64, pending: u64) -> String {
+        format!(
+            "4242 (a) b (c)) {state} 1 4242 4242 0 -1 {flags} 10 0 0 0 1 1 0 0 20 0 1 0 99 1000 100 \
+             18446744073709551615 1 1 0 0 0 {pending} 0 0 0 0 0 0 17 1 0 0 0 0 0"
+        )
+    }
+
+    #[test]
+    fn a_process_on_its_way_out_is_told_from_its_stat_line() {
+        assert!(!stat_shows_ending(&stat_line("S", 0x40_0000, 0)));
+        assert!(
+            !stat_shows_ending(&stat_line("R", 0x40_0000, 1 << 14)),
+            "SIGTERM caught"
+        );
+        assert!(stat_shows_ending(&stat_line("Z", 0x40_0000, 0)));
+        assert!(
+            stat_shows_ending(&stat_line("R", 0x40_0004, 0)),
+            "PF_EXITING"
+        );
+        assert!(
+            stat_shows_ending(&stat_line("S", 0x40_0000, 1 << 8)),
+            "SIGKILL pending"
+        );
+        assert!(!stat_shows_ending("garbage"));
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(!stat_shows_ending(&own), "{own}");
+    }
+
+    /// A killed process (a zombie until reaped, as every exiting process is for a moment) that
+    /// still has a GET /next open is not handed the event: it could never take it.
+    #[tokio::test]
+    async fn an_event_is_not_handed_to_a_process_on_its_way_out() {
+        let mut api = server().await;
+        let mut process = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        api.watch_process(process.id());
+        process.kill().unwrap();
+        // Not waited for: it stays a zombie.
+        let zombie = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", process.id()))
+                .is_ok_and(|stat| stat_shows_ending(&stat))
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !zombie() {
+            assert!(Instant::now() < deadline, "the killed process never ended");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        queue(&api, "req-dead");
+        let reply = request(
+            api.addr(),
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            b"",
+        )
+        .await;
+        assert_eq!(reply.status, 500, "{}", reply.body);
+        while let Some(event) = api.try_next_event() {
+            assert!(
+                !matches!(event, RuntimeEvent::Delivered { .. }),
+                "{event:?}"
+            );
+        }
+        process.wait().unwrap();
     }
 
     #[tokio::test]
