@@ -182,6 +182,25 @@ mod tests {
     }
 
     #[test]
+    fn a_written_record_reads_back_to_the_same_bits() {
+        // Found by `cargo xtask fuzz` (platform_report): without serde_json's correctly rounded
+        // float parser, this duration came back one unit in the last place off.
+        for ms in [
+            3.3333333333333336e41,
+            1.8333331,
+            0.1 + 0.2,
+            f64::MAX,
+            5e-324,
+        ] {
+            let report = Report {
+                init_duration_ms: Some(ms),
+                ..Report::new("r", ms)
+            };
+            assert_eq!(Report::parse(&report.to_json_line("t")).unwrap(), report);
+        }
+    }
+
+    #[test]
     fn negative_durations_are_refused() {
         for metrics in [
             r#"{"durationMs":-1.5}"#,
