@@ -6,19 +6,27 @@ use crate::coldstart::{ColdstartRun, GroupResult};
 use crate::stats::Summary;
 
 /// A bar chart: per group, the median of each pattern with a min-max whisker, for Init Duration
-/// and for first-request latency, side by side.
+/// and for first-request latency, side by side. In AWS, each pattern, architecture and memory
+/// size is a series of its own, and the second panel is the Invoke's round trip.
 pub fn render_svg(run: &ColdstartRun) -> String {
-    const COLORS: [&str; 4] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759"];
+    const COLORS: [&str; 8] = [
+        "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
+    ];
     let groups: Vec<&str> = routes::Group::ALL.iter().map(|g| g.name()).collect();
     type Metric = fn(&GroupResult) -> Option<Summary>;
+    let second = match &run.aws_region {
+        Some(_) => "Round trip of the cold Invoke, from the client (ms)",
+        None => "First request through the gateway (ms)",
+    };
     let panels: [(&str, Metric); 2] = [
         ("Init Duration (ms)", GroupResult::init),
-        (
-            "First request through the gateway (ms)",
-            GroupResult::first_request,
-        ),
+        (second, GroupResult::first_request),
     ];
-    let (panel_w, panel_h, top, left) = (460.0_f64, 300.0_f64, 90.0_f64, 60.0_f64);
+    // The legend: as many series to a row as fit (AWS runs have up to 8 or more).
+    let (legend_w, per_row) = (150.0_f64, 6_usize);
+    let legend_rows = run.patterns.len().div_ceil(per_row).max(1);
+    let (panel_w, panel_h, left) = (460.0_f64, 300.0_f64, 60.0_f64);
+    let top = 90.0 + 18.0 * (legend_rows - 1) as f64;
     let width = left + panels.len() as f64 * (panel_w + left);
     let height = top + panel_h + 70.0;
     let mut svg = String::new();
@@ -32,24 +40,34 @@ pub fn render_svg(run: &ColdstartRun) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts, lith vs fat: median with min-max, {} samples per group</text>"#,
+        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts{}, lith vs fat: median with min-max, {} samples per group</text>"#,
+        if run.aws_region.is_some() {
+            " in AWS Lambda"
+        } else {
+            ""
+        },
         run.samples
     );
+    let subtitle = match &run.aws_region {
+        Some(region) => format!("{region} · driven from {}", run.machine.cpu),
+        None => format!("{} · {} cores", run.machine.cpu, run.machine.cores),
+    };
     let _ = writeln!(
         svg,
-        r##"<text x="{left}" y="44" fill="#555">{} · {} cores · {}</text>"##,
-        escape(&run.machine.cpu),
-        run.machine.cores,
+        r##"<text x="{left}" y="44" fill="#555">{} · {}</text>"##,
+        escape(&subtitle),
         escape(&run.finished_at)
     );
     for (p, pattern) in run.patterns.iter().enumerate() {
-        let x = left + p as f64 * 120.0;
+        let x = left + (p % per_row) as f64 * legend_w;
+        let y = 52.0 + 18.0 * (p / per_row) as f64;
         let _ = writeln!(
             svg,
-            r#"<rect x="{x}" y="52" width="12" height="12" fill="{}"/><text x="{}" y="62">{}</text>"#,
-            COLORS[p % 4],
+            r#"<rect x="{x}" y="{y}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            COLORS[p % COLORS.len()],
             x + 16.0,
-            escape(&pattern.pattern)
+            y + 10.0,
+            escape(&pattern.label())
         );
     }
     for (index, (title, metric)) in panels.iter().enumerate() {
@@ -131,8 +149,8 @@ pub fn render_svg(run: &ColdstartRun) -> String {
                     y(summary.median),
                     bar * 0.9,
                     top + panel_h - y(summary.median),
-                    COLORS[p % 4],
-                    escape(&pattern.pattern),
+                    COLORS[p % COLORS.len()],
+                    escape(&pattern.label()),
                     summary.median
                 );
                 let cx = bx + bar * 0.45;

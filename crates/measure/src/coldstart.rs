@@ -2,31 +2,68 @@
 //! cold starts (a fresh execution environment each), their Init Duration (from the REPORT line)
 //! and first-request latency through the gateway, then warm latencies over a burst, sizes and
 //! peak RSS. Results are raw samples first; tables, ratios and the chart are derived from them.
+//!
+//! The results, tables, ratios, JSON and chart here serve both measurements: the local stack's
+//! ([`local`], feature `local`) and AWS's (crates/coldstart-aws), where architecture and memory
+//! size are further dimensions of a pattern's result and Lambda's Duration, Billed Duration and
+//! Max Memory Used come with each sample.
+
+#[cfg(feature = "local")]
+mod local;
+#[cfg(feature = "local")]
+pub use local::{FloorPlan, Plan, measure_floor, measure_pattern};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use stack::{ApiTemplate, UserPool};
 
-use devstack::ExecutionEnvironment;
-use devstack::proxy::ProxyRequest;
-use platform_report::{Report, ReportTail};
+use platform_report::Report;
 
 use crate::machine::Machine;
-use crate::private_stack::{
-    MeasureError, function_log, probe_path, read_new, start_private_stack_with, timed_get,
-    wait_for_reports,
-};
 use crate::stats::{Summary, percentile};
+
+/// A route each group's function answers without a token, from the route table: the
+/// collection's list (one item, so the page is small) or, for meta, the health check.
+pub fn probe_path(group: &str) -> String {
+    use routes::{CollectionOp, MetaOp, Operation};
+    let route = routes::ROUTES
+        .iter()
+        .find(|r| {
+            r.group().name() == group
+                && matches!(
+                    r.operation,
+                    Operation::Collection(_, CollectionOp::List) | Operation::Meta(MetaOp::Health)
+                )
+        })
+        .or_else(|| {
+            routes::ROUTES
+                .iter()
+                .find(|r| r.operation == Operation::Meta(MetaOp::Health))
+        })
+        .expect("the route table has a health check");
+    match route.operation {
+        Operation::Collection(..) => format!("{}?limit=1", route.path),
+        Operation::Meta(_) => route.path.to_owned(),
+    }
+}
 
 /// One forced cold start.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColdSample {
     pub init_ms: f64,
+    /// The client's time for the first request: through the local gateway, or, in AWS, the
+    /// round trip of the synchronous Invoke.
     pub first_request_ms: f64,
     pub peak_rss_kb: Option<u64>,
+    /// The report's Duration, Billed Duration and Max Memory Used (Lambda's own figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed_duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory_used_mb: Option<u32>,
     /// The REPORT line the sample was read from, as logged.
     pub report: String,
 }
@@ -46,19 +83,74 @@ pub struct GroupResult {
     pub warm_ms: Vec<f64>,
 }
 
+/// One pattern's groups; in AWS, of one architecture and memory size.
 #[derive(Debug, Clone, Serialize)]
 pub struct PatternResult {
     pub pattern: String,
+    /// `x86_64` or `arm64`, when the run compares architectures (AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// The function's memory size in MB, when the run compares sizes (AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u32>,
     pub groups: Vec<GroupResult>,
 }
 
+impl PatternResult {
+    /// `lith`, or `lith arm64 512 MB` with the further dimensions.
+    pub fn label(&self) -> String {
+        let mut label = self.pattern.clone();
+        if let Some(architecture) = &self.architecture {
+            label.push(' ');
+            label.push_str(architecture);
+        }
+        if let Some(memory) = self.memory_mb {
+            label.push_str(&format!(" {memory} MB"));
+        }
+        label
+    }
+}
+
 impl GroupResult {
+    /// An empty result for one group's function.
+    pub fn new(group: &str, function: &str, package: &str) -> GroupResult {
+        GroupResult {
+            group: group.to_owned(),
+            function: function.to_owned(),
+            package: package.to_owned(),
+            binary_bytes: None,
+            zip_bytes: None,
+            cold: Vec::new(),
+            not_cold: Vec::new(),
+            warm_ms: Vec::new(),
+        }
+    }
+
     pub fn init(&self) -> Option<Summary> {
         Summary::of(self.cold.iter().map(|s| s.init_ms))
     }
 
     pub fn first_request(&self) -> Option<Summary> {
         Summary::of(self.cold.iter().map(|s| s.first_request_ms))
+    }
+
+    /// Lambda's Duration of the cold invocations.
+    pub fn duration(&self) -> Option<Summary> {
+        Summary::of(self.cold.iter().filter_map(|s| s.duration_ms))
+    }
+
+    /// Billed Duration of the cold invocations (ms).
+    pub fn billed(&self) -> Option<Summary> {
+        Summary::of(
+            self.cold
+                .iter()
+                .filter_map(|s| s.billed_duration_ms.map(|ms| ms as f64)),
+        )
+    }
+
+    /// The most memory a cold invocation used (MB, as Lambda reports it).
+    pub fn max_memory_used_mb(&self) -> Option<u32> {
+        self.cold.iter().filter_map(|s| s.max_memory_used_mb).max()
     }
 
     /// Warm p50 and p99.
@@ -71,250 +163,46 @@ impl GroupResult {
     pub fn peak_rss_kb(&self) -> Option<u64> {
         self.cold.iter().filter_map(|s| s.peak_rss_kb).max()
     }
-}
 
-fn file_size(path: &Path) -> Option<u64> {
-    std::fs::metadata(path).ok().map(|m| m.len())
-}
-
-/// What to measure for one pattern.
-pub struct Plan {
-    pub pattern: String,
-    pub template: ApiTemplate,
-    pub user_pools: Vec<UserPool>,
-    pub artifacts_dir: PathBuf,
-    /// The private stack's state directory.
-    pub state_dir: PathBuf,
-    /// Variables for every function besides the template's (e.g. another `STORE_URL`).
-    pub function_env: BTreeMap<String, String>,
-    /// Forced cold starts per route group.
-    pub samples: usize,
-    /// Warm requests per route group.
-    pub burst: usize,
-}
-
-/// Measures one pattern on a private stack; `progress` hears about each sample.
-pub async fn measure_pattern(
-    plan: Plan,
-    progress: &mut dyn FnMut(&str),
-) -> Result<PatternResult, MeasureError> {
-    let Plan {
-        pattern,
-        template,
-        user_pools,
-        artifacts_dir,
-        state_dir,
-        function_env,
-        samples,
-        burst,
-    } = plan;
-    let pattern = pattern.as_str();
-    let mut targets: Vec<(String, String, String)> = Vec::new();
-    for group in routes::Group::ALL {
-        let function = template
-            .functions
-            .values()
-            .find(|f| f.groups.iter().any(|g| g == group.name()));
-        if let Some(function) = function {
-            targets.push((
-                group.name().to_owned(),
-                function.function_name.clone(),
-                function.package.clone(),
-            ));
+    /// Records a request meant as a cold start: it counts as cold only if its report says so
+    /// (it carries Init Duration); otherwise it is kept apart, never counted. Says which.
+    pub fn record(&mut self, report: Report, latency_ms: f64, peak_rss_kb: Option<u64>) -> bool {
+        match report.init_duration_ms {
+            Some(init_ms) => {
+                self.cold.push(ColdSample {
+                    init_ms,
+                    first_request_ms: latency_ms,
+                    peak_rss_kb,
+                    duration_ms: Some(report.duration_ms),
+                    billed_duration_ms: report.billed_duration_ms,
+                    max_memory_used_mb: report.max_memory_used_mb,
+                    report: report.to_string(),
+                });
+                true
+            }
+            None => {
+                self.not_cold.push(report.to_string());
+                false
+            }
         }
     }
-    let stack = start_private_stack_with(
-        template,
-        user_pools,
-        artifacts_dir.clone(),
-        state_dir,
-        function_env,
-        devstack::local_stack::DEFAULT_ACCOUNT_CONCURRENCY,
-    )
-    .await?;
-    let client = reqwest::Client::new();
-    let mut groups = Vec::new();
-    let mut outcome = Ok(());
-    for (group, function, package) in targets {
-        let pool = stack.pools().find(|p| p.config().name == function).cloned();
-        let log = function_log(stack.logs_dir(), &function);
-        let mut tail = ReportTail::from_end(&log).map_err(|source| MeasureError::Io {
-            path: log.clone(),
-            source,
-        })?;
-        let url = format!("{}{}", stack.base_url(), probe_path(&group));
-        let mut result = GroupResult {
-            binary_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap")),
-            zip_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap.zip")),
-            group: group.clone(),
-            function: function.clone(),
-            package,
-            cold: Vec::new(),
-            not_cold: Vec::new(),
-            warm_ms: Vec::new(),
-        };
-        let run: Result<(), MeasureError> = async {
-            for sample in 1..=samples {
-                // A fresh execution environment: stop the idle ones, as Lambda does after idling.
-                if let Some(pool) = &pool {
-                    pool.shutdown().await;
-                    // Every report of earlier requests into the file (the log writer runs
-                    // behind the responses), then past them: the next report is this sample's.
-                    let log = pool.log().clone();
-                    let _ = tokio::task::spawn_blocking(move || log.flush()).await;
-                    read_new(&mut tail)?;
-                }
-                let latency = timed_get(&client, &url).await?;
-                let found = wait_for_reports(&mut tail, 1).await?;
-                let Some(report) = found.first().cloned() else {
-                    return Err(MeasureError::MissingReports {
-                        function: function.clone(),
-                        got: 0,
-                        expected: 1,
-                        log: log.clone(),
-                    });
-                };
-                let peak_rss_kb = match &pool {
-                    Some(pool) => pool.idle_peak_rss_kb().await.into_iter().max(),
-                    None => None,
-                };
-                record(&mut result, report, latency, peak_rss_kb);
-                progress(&format!(
-                    "{pattern} · {group}: cold start {sample}/{samples}"
-                ));
-            }
-            for _ in 0..burst {
-                result.warm_ms.push(timed_get(&client, &url).await?);
-            }
-            progress(&format!("{pattern} · {group}: warm burst of {burst} done"));
-            Ok(())
-        }
-        .await;
-        groups.push(result);
-        if let Err(error) = run {
-            outcome = Err(error);
-            break;
-        }
-    }
-    stack.stop().await;
-    outcome.map(|()| PatternResult {
-        pattern: pattern.to_owned(),
-        groups,
-    })
-}
-
-/// What to measure for the floor: a hello-world lambda_http function (crates/coldstart-floor)
-/// built in the functions' profile, so its Init Duration is what any such binary needs.
-pub struct FloorPlan {
-    /// The floor's package: `<dir>/bootstrap.zip` (and `bootstrap` beside it, for its size).
-    pub package_dir: PathBuf,
-    pub state_dir: PathBuf,
-    pub samples: usize,
-    pub burst: usize,
 }
 
 /// The floor's name in the tables and the JSON file.
 pub const FLOOR: &str = "floor";
 
-/// Measures the floor: each sample a new execution environment invoked once, directly through
-/// its Runtime API (no gateway: it serves no route of the template), then a warm burst.
-pub async fn measure_floor(
-    plan: FloorPlan,
-    progress: &mut dyn FnMut(&str),
-) -> Result<GroupResult, MeasureError> {
-    let FloorPlan {
-        package_dir,
-        state_dir,
-        samples,
-        burst,
-    } = plan;
-    let zip = package_dir.join("bootstrap.zip");
-    if !zip.is_file() {
-        return Err(MeasureError::Setup(format!(
-            "{}: the floor's package is missing; `cargo xtask coldstart` builds it",
-            zip.display()
-        )));
-    }
-    let work_dir = state_dir.join("runtime");
-    std::fs::create_dir_all(&work_dir)
-        .map_err(|e| MeasureError::Setup(format!("creating {}: {e}", work_dir.display())))?;
-    let config = devstack::FunctionConfig::new("coldstart-floor", &zip);
-    let mut result = GroupResult {
-        group: FLOOR.into(),
-        function: config.name.clone(),
-        package: "coldstart-floor".into(),
-        binary_bytes: file_size(&package_dir.join("bootstrap")),
-        zip_bytes: file_size(&zip),
-        cold: Vec::new(),
-        not_cold: Vec::new(),
-        warm_ms: Vec::new(),
-    };
-    let event = ProxyRequest::new("GET", "floor", "/").to_event();
-    let start = || async {
-        ExecutionEnvironment::start(config.clone(), &work_dir, devstack::LogSink::discard())
-            .await
-            .map_err(|e| MeasureError::Setup(format!("starting the floor: {e}")))
-    };
-    let mut last = None;
-    for sample in 1..=samples {
-        let mut environment = start().await?;
-        let (invocation, latency) = invoke_floor(&mut environment, &event).await?;
-        let peak_rss_kb = devstack::environment::peak_rss_kb(environment.pid());
-        record(&mut result, invocation.report, latency, peak_rss_kb);
-        progress(&format!("floor: cold start {sample}/{samples}"));
-        // The last environment stays for the warm burst.
-        if sample < samples {
-            let _ = environment.shutdown().await;
-        } else {
-            last = Some(environment);
-        }
-    }
-    if let Some(mut environment) = last {
-        for _ in 0..burst {
-            result
-                .warm_ms
-                .push(invoke_floor(&mut environment, &event).await?.1);
-        }
-        let _ = environment.shutdown().await;
-        progress(&format!("floor: warm burst of {burst} done"));
-    }
-    Ok(result)
-}
-
-/// One invocation of the floor and its latency in ms.
-async fn invoke_floor(
-    environment: &mut ExecutionEnvironment,
-    event: &serde_json::Value,
-) -> Result<(devstack::Invocation, f64), MeasureError> {
-    let started = std::time::Instant::now();
-    let invocation = environment
-        .invoke(event.clone())
-        .await
-        .map_err(|e| MeasureError::Setup(format!("invoking the floor: {e}")))?;
-    Ok((invocation, started.elapsed().as_secs_f64() * 1000.0))
-}
-
-/// Counts a sample as cold only if its REPORT line says so (it carries Init Duration).
-fn record(result: &mut GroupResult, report: Report, latency_ms: f64, peak_rss_kb: Option<u64>) {
-    match report.init_duration_ms {
-        Some(init_ms) => result.cold.push(ColdSample {
-            init_ms,
-            first_request_ms: latency_ms,
-            peak_rss_kb,
-            report: report.to_string(),
-        }),
-        None => result.not_cold.push(report.to_string()),
-    }
-}
-
 /// The whole run, as written to the JSON file.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColdstartRun {
+    /// The machine the run was driven from (in AWS: the client's, not Lambda's).
     pub machine: Machine,
     pub command: String,
     pub finished_at: String,
     pub samples: usize,
     pub burst: usize,
+    /// The AWS region the functions ran in; `None` for the local stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
     /// The hello-world function's row, when it was measured.
     pub floor: Option<GroupResult>,
     pub patterns: Vec<PatternResult>,
@@ -355,45 +243,114 @@ fn mb(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "-".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
 }
 
-/// The table (one row per pattern and group) and the lith/fat ratios, as text.
-pub fn render_tables(run: &ColdstartRun) -> String {
+fn median_cell(summary: Option<Summary>) -> String {
+    summary.map_or_else(|| "-".into(), |s| ms(s.median))
+}
+
+/// A column of the table: its header and its cell for a pattern's group.
+type Column = (
+    &'static str,
+    Box<dyn Fn(&PatternResult, &GroupResult) -> String>,
+);
+
+/// The table's columns. The local table is as it always was; in AWS the architecture and the
+/// memory size are columns, Lambda's Duration, Billed Duration and Max Memory Used are added, and
+/// what only a local process shows (warm burst, binary, peak RSS) is left out.
+fn columns(run: &ColdstartRun) -> Vec<Column> {
     let floor_init = run.floor.as_ref().and_then(GroupResult::init);
-    let mut rows = vec![[
-        "pattern".to_owned(),
-        "group".into(),
-        "function".into(),
-        "init ms med/p90/min/max".into(),
-        "init over floor".into(),
-        "first request ms med/p90/min/max".into(),
-        "warm p50/p99 ms".into(),
-        "binary".into(),
-        "zip".into(),
-        "peak RSS".into(),
-    ]];
-    let row = |pattern: &str, g: &GroupResult| {
-        [
-            pattern.to_owned(),
-            g.group.clone(),
-            g.function.clone(),
-            summary_cell(g.init()),
-            over_floor(g.init(), floor_init),
-            summary_cell(g.first_request()),
+    let aws = run.aws_region.is_some();
+    let mut columns: Vec<Column> = vec![("pattern", Box::new(|p, _| p.pattern.clone()))];
+    if aws {
+        columns.push((
+            "arch",
+            Box::new(|p, _| p.architecture.clone().unwrap_or_else(|| "-".into())),
+        ));
+        columns.push((
+            "memory",
+            Box::new(|p, _| {
+                p.memory_mb
+                    .map_or_else(|| "-".into(), |m| format!("{m} MB"))
+            }),
+        ));
+    }
+    columns.push(("group", Box::new(|_, g| g.group.clone())));
+    columns.push(("function", Box::new(|_, g| g.function.clone())));
+    columns.push((
+        "init ms med/p90/min/max",
+        Box::new(|_, g| summary_cell(g.init())),
+    ));
+    if run.floor.is_some() || !aws {
+        columns.push((
+            "init over floor",
+            Box::new(move |_, g| over_floor(g.init(), floor_init)),
+        ));
+    }
+    if aws {
+        columns.push((
+            "duration ms med",
+            Box::new(|_, g| median_cell(g.duration())),
+        ));
+        columns.push(("billed ms med", Box::new(|_, g| median_cell(g.billed()))));
+        columns.push((
+            "max memory",
+            Box::new(|_, g| {
+                g.max_memory_used_mb()
+                    .map_or_else(|| "-".into(), |m| format!("{m} MB"))
+            }),
+        ));
+        columns.push((
+            "round trip ms med/p90/min/max",
+            Box::new(|_, g| summary_cell(g.first_request())),
+        ));
+        columns.push(("zip", Box::new(|_, g| mb(g.zip_bytes))));
+        return columns;
+    }
+    columns.push((
+        "first request ms med/p90/min/max",
+        Box::new(|_, g| summary_cell(g.first_request())),
+    ));
+    columns.push((
+        "warm p50/p99 ms",
+        Box::new(|_, g| {
             g.warm().map_or_else(
                 || "-".into(),
                 |(p50, p99)| format!("{} / {}", ms(p50), ms(p99)),
-            ),
-            mb(g.binary_bytes),
-            mb(g.zip_bytes),
+            )
+        }),
+    ));
+    columns.push(("binary", Box::new(|_, g| mb(g.binary_bytes))));
+    columns.push(("zip", Box::new(|_, g| mb(g.zip_bytes))));
+    columns.push((
+        "peak RSS",
+        Box::new(|_, g| {
             g.peak_rss_kb()
-                .map_or_else(|| "-".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
-        ]
+                .map_or_else(|| "-".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
+        }),
+    ));
+    columns
+}
+
+/// The table (one row per pattern and group) and the lith/fat ratios, as text.
+pub fn render_tables(run: &ColdstartRun) -> String {
+    let columns = columns(run);
+    let mut rows: Vec<Vec<String>> = vec![columns.iter().map(|(h, _)| (*h).to_owned()).collect()];
+    let floor_pattern = PatternResult {
+        pattern: "-".into(),
+        architecture: None,
+        memory_mb: None,
+        groups: Vec::new(),
     };
     if let Some(floor) = &run.floor {
-        rows.push(row("-", floor));
+        rows.push(
+            columns
+                .iter()
+                .map(|(_, cell)| cell(&floor_pattern, floor))
+                .collect(),
+        );
     }
     for pattern in &run.patterns {
         for g in &pattern.groups {
-            rows.push(row(&pattern.pattern, g));
+            rows.push(columns.iter().map(|(_, cell)| cell(pattern, g)).collect());
         }
     }
     let widths: Vec<usize> = (0..rows[0].len())
@@ -416,13 +373,32 @@ pub fn render_tables(run: &ColdstartRun) -> String {
              the floor's, and their ratio"
         );
     }
+    if run.aws_region.is_some() {
+        let _ = writeln!(
+            out,
+            "\n  round trip: the client's synchronous Invoke, from this machine to Lambda and back \
+             (network included);\n  duration, billed, max memory: Lambda's platform report of the \
+             cold invocation"
+        );
+    }
     let ratios = ratios(run);
     if !ratios.is_empty() {
         let _ = writeln!(out, "\n  lith / fat, medians (above 1: the lith is slower)");
+        let what = if run.aws_region.is_some() {
+            "round trip"
+        } else {
+            "first request"
+        };
+        let width = ratios
+            .iter()
+            .map(|r| r.0.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(13);
         for (group, init, first) in ratios {
             let _ = writeln!(
                 out,
-                "  {group:<13} init {init:.2}x   first request {first:.2}x"
+                "  {group:<width$} init {init:.2}x   {what} {first:.2}x"
             );
         }
     }
@@ -441,25 +417,39 @@ pub fn render_tables(run: &ColdstartRun) -> String {
     out
 }
 
-/// Per group: lith median over fat median, for init and first request.
+/// Per group (and, in AWS, per architecture and memory size): lith median over fat median, for
+/// init and first request. The label is the group, followed by the further dimensions if any.
 pub fn ratios(run: &ColdstartRun) -> Vec<(String, f64, f64)> {
-    let find = |pattern: &str, group: &str| {
-        run.patterns
-            .iter()
-            .find(|p| p.pattern == pattern)
-            .and_then(|p| p.groups.iter().find(|g| g.group == group))
-    };
-    routes::Group::ALL
-        .iter()
-        .filter_map(|group| {
-            let (lith, fat) = (find("lith", group.name())?, find("fat", group.name())?);
-            Some((
-                group.name().to_owned(),
-                lith.init()?.median / fat.init()?.median,
-                lith.first_request()?.median / fat.first_request()?.median,
-            ))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for lith in run.patterns.iter().filter(|p| p.pattern == "lith") {
+        let Some(fat) = run.patterns.iter().find(|p| {
+            p.pattern == "fat"
+                && p.architecture == lith.architecture
+                && p.memory_mb == lith.memory_mb
+        }) else {
+            continue;
+        };
+        let find = |pattern: &PatternResult, group: &str| {
+            pattern.groups.iter().find(|g| g.group == group).cloned()
+        };
+        for group in routes::Group::ALL {
+            let (Some(l), Some(f)) = (find(lith, group.name()), find(fat, group.name())) else {
+                continue;
+            };
+            let (Some(li), Some(fi), Some(lf), Some(ff)) =
+                (l.init(), f.init(), l.first_request(), f.first_request())
+            else {
+                continue;
+            };
+            let mut label = group.name().to_owned();
+            let dimensions = lith.label();
+            if let Some(rest) = dimensions.strip_prefix("lith").filter(|r| !r.is_empty()) {
+                label.push_str(rest);
+            }
+            out.push((label, li.median / fi.median, lf.median / ff.median));
+        }
+    }
+    out
 }
 
 /// Writes `coldstart.json`, `coldstart.svg` and `coldstart.txt` into `dir`; returns their paths.
@@ -467,9 +457,19 @@ pub fn write_outputs(
     run: &ColdstartRun,
     dir: &Path,
 ) -> std::io::Result<BTreeMap<&'static str, PathBuf>> {
+    write_outputs_with(run, run, dir)
+}
+
+/// [`write_outputs`] with `json` as the JSON file (a run with more beside it, such as what an
+/// AWS run created and cost), the chart and the table of `run`.
+pub fn write_outputs_with(
+    json: &impl Serialize,
+    run: &ColdstartRun,
+    dir: &Path,
+) -> std::io::Result<BTreeMap<&'static str, PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = BTreeMap::new();
-    let json = serde_json::to_string_pretty(run).map_err(std::io::Error::other)?;
+    let json = serde_json::to_string_pretty(json).map_err(std::io::Error::other)?;
     for (kind, name, content) in [
         ("json", "coldstart.json", json),
         ("svg", "coldstart.svg", crate::chart::render_svg(run)),
@@ -499,6 +499,9 @@ mod tests {
                     init_ms: i,
                     first_request_ms: i * 2.0,
                     peak_rss_kb: Some(7000),
+                    duration_ms: None,
+                    billed_duration_ms: None,
+                    max_memory_used_mb: None,
                     report: String::new(),
                 })
                 .collect(),
@@ -520,14 +523,19 @@ mod tests {
             finished_at: "now".into(),
             samples: 3,
             burst: 3,
+            aws_region: None,
             floor: Some(group(FLOOR, &[2.0, 2.0, 2.0])),
             patterns: vec![
                 PatternResult {
                     pattern: "lith".into(),
+                    architecture: None,
+                    memory_mb: None,
                     groups: vec![group("projects", &[4.0, 2.0, 3.0])],
                 },
                 PatternResult {
                     pattern: "fat".into(),
+                    architecture: None,
+                    memory_mb: None,
                     groups: vec![group("projects", &[2.0, 1.0, 1.5])],
                 },
             ],
@@ -537,15 +545,13 @@ mod tests {
     #[test]
     fn only_reports_with_init_duration_count_as_cold() {
         let mut result = group("meta", &[]);
-        record(
-            &mut result,
+        result.record(
             Report::parse("REPORT RequestId: a\tDuration: 1.00 ms\tInit Duration: 2.50 ms")
                 .unwrap(),
             9.0,
             None,
         );
-        record(
-            &mut result,
+        result.record(
             Report::parse("REPORT RequestId: b\tDuration: 1.00 ms").unwrap(),
             3.0,
             None,
@@ -580,6 +586,75 @@ mod tests {
                 && svg.contains("cpu &lt;x&gt;")
                 && svg.matches("<rect").count() >= 5
                 && svg.contains("floor 2.00 ms")
+        );
+    }
+
+    #[test]
+    fn aws_runs_have_architecture_and_memory_as_dimensions() {
+        let mut run = run();
+        run.aws_region = Some("eu-west-1".into());
+        run.floor = None;
+        let sample = |init: f64| {
+            let mut g = group("projects", &[]);
+            let report = format!(
+                "REPORT RequestId: r\tDuration: 40.00 ms\tBilled Duration: {} ms\t\
+                 Memory Size: 512 MB\tMax Memory Used: 31 MB\tInit Duration: {init:.2} ms",
+                (init + 40.0).ceil()
+            );
+            assert!(g.record(Report::parse(&report).unwrap(), 90.0, None));
+            g
+        };
+        let result = |pattern: &str, architecture: &str, init: f64| PatternResult {
+            pattern: pattern.into(),
+            architecture: Some(architecture.into()),
+            memory_mb: Some(512),
+            groups: vec![sample(init)],
+        };
+        run.patterns = vec![
+            result("lith", "x86_64", 30.0),
+            result("lith", "arm64", 20.0),
+            result("fat", "x86_64", 15.0),
+            result("fat", "arm64", 25.0),
+        ];
+        assert_eq!(
+            ratios(&run),
+            [
+                ("projects x86_64 512 MB".to_owned(), 2.0, 1.0),
+                ("projects arm64 512 MB".to_owned(), 0.8, 1.0),
+            ]
+        );
+        let table = render_tables(&run);
+        let header = table.lines().next().unwrap();
+        for column in [
+            "arch",
+            "memory",
+            "duration ms med",
+            "billed ms med",
+            "max memory",
+            "round trip",
+        ] {
+            assert!(header.contains(column), "{header}");
+        }
+        for column in ["init over floor", "warm", "peak RSS", "binary"] {
+            assert!(!header.contains(column), "{header}");
+        }
+        assert!(
+            table.contains("lith     arm64   512 MB  projects"),
+            "{table}"
+        );
+        assert!(
+            table.contains("70.00") && table.contains("31 MB"),
+            "billed, memory: {table}"
+        );
+        let svg = crate::chart::render_svg(&run);
+        assert!(
+            svg.contains("lith arm64 512 MB") && svg.contains("eu-west-1"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("<title>").count(),
+            8,
+            "a bar per series and panel"
         );
     }
 }

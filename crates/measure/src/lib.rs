@@ -6,13 +6,20 @@
 //! read what the functions say about themselves from their platform reports
 //! ([`platform_report`]). Statistics, tables and the chart are derived from raw samples, which
 //! are kept in the JSON files the commands write.
+//!
+//! Without the default feature `local`, only what does not run a local stack is built (results,
+//! statistics, tables, the chart, the load generator): what the AWS measurement
+//! (crates/coldstart-aws) shares, without the emulator.
 
+#[cfg(feature = "local")]
 pub mod bench;
 pub mod chart;
 pub mod coldstart;
 pub mod load;
 pub mod machine;
+#[cfg(feature = "local")]
 pub mod private_stack;
 pub mod stats;
 
+#[cfg(feature = "local")]
 pub use private_stack::MeasureError;

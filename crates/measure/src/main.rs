@@ -263,6 +263,7 @@ async fn coldstart(args: ColdstartArgs) -> Result<()> {
         finished_at: now_rfc3339(),
         samples: args.samples,
         burst: args.burst,
+        aws_region: None,
         floor,
         patterns,
     };

@@ -35,30 +35,7 @@ pub enum MeasureError {
     },
 }
 
-/// A route each group's function answers without a token, from the route table: the
-/// collection's list (one item, so the page is small) or, for meta, the health check.
-pub fn probe_path(group: &str) -> String {
-    use routes::{CollectionOp, MetaOp, Operation};
-    let route = routes::ROUTES
-        .iter()
-        .find(|r| {
-            r.group().name() == group
-                && matches!(
-                    r.operation,
-                    Operation::Collection(_, CollectionOp::List) | Operation::Meta(MetaOp::Health)
-                )
-        })
-        .or_else(|| {
-            routes::ROUTES
-                .iter()
-                .find(|r| r.operation == Operation::Meta(MetaOp::Health))
-        })
-        .expect("the route table has a health check");
-    match route.operation {
-        Operation::Collection(..) => format!("{}?limit=1", route.path),
-        Operation::Meta(_) => route.path.to_owned(),
-    }
-}
+pub use crate::coldstart::probe_path;
 
 /// `<logs_dir>/<function>.log`, where the local stack writes a function's output and reports.
 pub fn function_log(logs_dir: &Path, function: &str) -> PathBuf {

@@ -1,0 +1,236 @@
+//! The local measurement: forced cold starts on private local stacks (devstack), and the floor,
+//! a hello-world function started directly through its Runtime API.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use stack::{ApiTemplate, UserPool};
+
+use devstack::ExecutionEnvironment;
+use devstack::proxy::ProxyRequest;
+use platform_report::ReportTail;
+
+use super::{FLOOR, GroupResult, PatternResult, probe_path};
+use crate::private_stack::{
+    MeasureError, function_log, read_new, start_private_stack_with, timed_get, wait_for_reports,
+};
+
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+/// What to measure for one pattern.
+pub struct Plan {
+    pub pattern: String,
+    pub template: ApiTemplate,
+    pub user_pools: Vec<UserPool>,
+    pub artifacts_dir: PathBuf,
+    /// The private stack's state directory.
+    pub state_dir: PathBuf,
+    /// Variables for every function besides the template's (e.g. another `STORE_URL`).
+    pub function_env: BTreeMap<String, String>,
+    /// Forced cold starts per route group.
+    pub samples: usize,
+    /// Warm requests per route group.
+    pub burst: usize,
+}
+
+/// Measures one pattern on a private stack; `progress` hears about each sample.
+pub async fn measure_pattern(
+    plan: Plan,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PatternResult, MeasureError> {
+    let Plan {
+        pattern,
+        template,
+        user_pools,
+        artifacts_dir,
+        state_dir,
+        function_env,
+        samples,
+        burst,
+    } = plan;
+    let pattern = pattern.as_str();
+    let mut targets: Vec<(String, String, String)> = Vec::new();
+    for group in routes::Group::ALL {
+        let function = template
+            .functions
+            .values()
+            .find(|f| f.groups.iter().any(|g| g == group.name()));
+        if let Some(function) = function {
+            targets.push((
+                group.name().to_owned(),
+                function.function_name.clone(),
+                function.package.clone(),
+            ));
+        }
+    }
+    let stack = start_private_stack_with(
+        template,
+        user_pools,
+        artifacts_dir.clone(),
+        state_dir,
+        function_env,
+        devstack::local_stack::DEFAULT_ACCOUNT_CONCURRENCY,
+    )
+    .await?;
+    let client = reqwest::Client::new();
+    let mut groups = Vec::new();
+    let mut outcome = Ok(());
+    for (group, function, package) in targets {
+        let pool = stack.pools().find(|p| p.config().name == function).cloned();
+        let log = function_log(stack.logs_dir(), &function);
+        let mut tail = ReportTail::from_end(&log).map_err(|source| MeasureError::Io {
+            path: log.clone(),
+            source,
+        })?;
+        let url = format!("{}{}", stack.base_url(), probe_path(&group));
+        let mut result = GroupResult {
+            binary_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap")),
+            zip_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap.zip")),
+            group: group.clone(),
+            function: function.clone(),
+            package,
+            cold: Vec::new(),
+            not_cold: Vec::new(),
+            warm_ms: Vec::new(),
+        };
+        let run: Result<(), MeasureError> = async {
+            for sample in 1..=samples {
+                // A fresh execution environment: stop the idle ones, as Lambda does after idling.
+                if let Some(pool) = &pool {
+                    pool.shutdown().await;
+                    // Every report of earlier requests into the file (the log writer runs
+                    // behind the responses), then past them: the next report is this sample's.
+                    let log = pool.log().clone();
+                    let _ = tokio::task::spawn_blocking(move || log.flush()).await;
+                    read_new(&mut tail)?;
+                }
+                let latency = timed_get(&client, &url).await?;
+                let found = wait_for_reports(&mut tail, 1).await?;
+                let Some(report) = found.first().cloned() else {
+                    return Err(MeasureError::MissingReports {
+                        function: function.clone(),
+                        got: 0,
+                        expected: 1,
+                        log: log.clone(),
+                    });
+                };
+                let peak_rss_kb = match &pool {
+                    Some(pool) => pool.idle_peak_rss_kb().await.into_iter().max(),
+                    None => None,
+                };
+                result.record(report, latency, peak_rss_kb);
+                progress(&format!(
+                    "{pattern} · {group}: cold start {sample}/{samples}"
+                ));
+            }
+            for _ in 0..burst {
+                result.warm_ms.push(timed_get(&client, &url).await?);
+            }
+            progress(&format!("{pattern} · {group}: warm burst of {burst} done"));
+            Ok(())
+        }
+        .await;
+        groups.push(result);
+        if let Err(error) = run {
+            outcome = Err(error);
+            break;
+        }
+    }
+    stack.stop().await;
+    outcome.map(|()| PatternResult {
+        pattern: pattern.to_owned(),
+        architecture: None,
+        memory_mb: None,
+        groups,
+    })
+}
+
+/// What to measure for the floor: a hello-world lambda_http function (crates/coldstart-floor)
+/// built in the functions' profile, so its Init Duration is what any such binary needs.
+pub struct FloorPlan {
+    /// The floor's package: `<dir>/bootstrap.zip` (and `bootstrap` beside it, for its size).
+    pub package_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub samples: usize,
+    pub burst: usize,
+}
+
+/// Measures the floor: each sample a new execution environment invoked once, directly through
+/// its Runtime API (no gateway: it serves no route of the template), then a warm burst.
+pub async fn measure_floor(
+    plan: FloorPlan,
+    progress: &mut dyn FnMut(&str),
+) -> Result<GroupResult, MeasureError> {
+    let FloorPlan {
+        package_dir,
+        state_dir,
+        samples,
+        burst,
+    } = plan;
+    let zip = package_dir.join("bootstrap.zip");
+    if !zip.is_file() {
+        return Err(MeasureError::Setup(format!(
+            "{}: the floor's package is missing; `cargo xtask coldstart` builds it",
+            zip.display()
+        )));
+    }
+    let work_dir = state_dir.join("runtime");
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| MeasureError::Setup(format!("creating {}: {e}", work_dir.display())))?;
+    let config = devstack::FunctionConfig::new("coldstart-floor", &zip);
+    let mut result = GroupResult {
+        group: FLOOR.into(),
+        function: config.name.clone(),
+        package: "coldstart-floor".into(),
+        binary_bytes: file_size(&package_dir.join("bootstrap")),
+        zip_bytes: file_size(&zip),
+        cold: Vec::new(),
+        not_cold: Vec::new(),
+        warm_ms: Vec::new(),
+    };
+    let event = ProxyRequest::new("GET", "floor", "/").to_event();
+    let start = || async {
+        ExecutionEnvironment::start(config.clone(), &work_dir, devstack::LogSink::discard())
+            .await
+            .map_err(|e| MeasureError::Setup(format!("starting the floor: {e}")))
+    };
+    let mut last = None;
+    for sample in 1..=samples {
+        let mut environment = start().await?;
+        let (invocation, latency) = invoke_floor(&mut environment, &event).await?;
+        let peak_rss_kb = devstack::environment::peak_rss_kb(environment.pid());
+        result.record(invocation.report, latency, peak_rss_kb);
+        progress(&format!("floor: cold start {sample}/{samples}"));
+        // The last environment stays for the warm burst.
+        if sample < samples {
+            let _ = environment.shutdown().await;
+        } else {
+            last = Some(environment);
+        }
+    }
+    if let Some(mut environment) = last {
+        for _ in 0..burst {
+            result
+                .warm_ms
+                .push(invoke_floor(&mut environment, &event).await?.1);
+        }
+        let _ = environment.shutdown().await;
+        progress(&format!("floor: warm burst of {burst} done"));
+    }
+    Ok(result)
+}
+
+/// One invocation of the floor and its latency in ms.
+async fn invoke_floor(
+    environment: &mut ExecutionEnvironment,
+    event: &serde_json::Value,
+) -> Result<(devstack::Invocation, f64), MeasureError> {
+    let started = std::time::Instant::now();
+    let invocation = environment
+        .invoke(event.clone())
+        .await
+        .map_err(|e| MeasureError::Setup(format!("invoking the floor: {e}")))?;
+    Ok((invocation, started.elapsed().as_secs_f64() * 1000.0))
+}
