@@ -331,6 +331,11 @@ impl TestStack {
         }
     }
 
+    /// The running stack itself, for what these helpers do not cover (its function pools).
+    pub fn local(&self) -> &LocalStack {
+        &self.stack
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.stack.addr()
     }
