@@ -43,13 +43,52 @@ impl<S: Send + Sync> FromRequest<S> for ItemBody {
                 }
             })?;
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(fields)) => Ok(ItemBody(fields)),
+            Ok(Value::Object(fields)) => {
+                serde_json::from_slice::<NoRepeatedKeys>(&bytes)
+                    .map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+                Ok(ItemBody(fields))
+            }
             Ok(other) => Err(ApiError::invalid_field(
                 "body",
                 format!("must be a JSON object, not {}", kind(&other)),
             )),
             Err(error) => Err(ApiError::MalformedJson(error.to_string())),
         }
+    }
+}
+
+/// A JSON object read only to check that no key appears twice. serde_json keeps the last of two
+/// (`{"name": "a", "name": "b"}` is `b`) where other parsers keep the first, so a body that a
+/// proxy or a log reads one way would be stored the other way: it is refused instead.
+struct NoRepeatedKeys;
+
+impl<'de> serde::Deserialize<'de> for NoRepeatedKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = NoRepeatedKeys;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NoRepeatedKeys, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "the key {key:?} appears more than once"
+                        )));
+                    }
+                }
+                Ok(NoRepeatedKeys)
+            }
+        }
+        deserializer.deserialize_map(Keys)
     }
 }
 
@@ -143,6 +182,24 @@ mod tests {
                     .collect(),
                 other => panic!("{other}"),
             })
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        assert!(
+            serde_json::from_slice::<NoRepeatedKeys>(br#"{"name": "a", "name": "b"}"#).is_err()
+        );
+        assert!(
+            serde_json::from_slice::<NoRepeatedKeys>(
+                br#"{"name": "a", "description": {"x": 1, "x": 2}}"#
+            )
+            .is_ok(),
+            "only the body's own keys are fields"
+        );
+        assert!(
+            serde_json::from_slice::<NoRepeatedKeys>(br#"{"name": "a", "description": "b"}"#)
+                .is_ok()
+        );
     }
 
     #[test]
