@@ -128,6 +128,9 @@ async fn create(
     context: RequestContext,
     body: ItemBody,
 ) -> Result<Response, ApiError> {
+    if context.unidentified_caller {
+        return Err(ApiError::UnidentifiedCaller);
+    }
     let created_by = context.caller.map(|caller| caller.username);
     let item = state
         .repository

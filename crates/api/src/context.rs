@@ -55,12 +55,20 @@ pub struct Caller {
     pub groups: Vec<String>,
 }
 
+/// Set by the hosting layer instead of a [`Caller`] when an authorizer accepted the request but
+/// its claims name no user (no `sub`, no `cognito:username`): a write is then refused rather
+/// than recorded without its author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnidentifiedCaller;
+
 /// Request facts for handlers, gathered from extensions.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: RequestId,
     pub base_path: BasePath,
     pub caller: Option<Caller>,
+    /// An authorizer vouched for the request without naming a user ([`UnidentifiedCaller`]).
+    pub unidentified_caller: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
@@ -79,6 +87,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
                 .cloned()
                 .unwrap_or_default(),
             caller: parts.extensions.get::<Caller>().cloned(),
+            unidentified_caller: parts.extensions.get::<UnidentifiedCaller>().is_some(),
         })
     }
 }

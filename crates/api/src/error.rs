@@ -34,6 +34,11 @@ pub enum ApiError {
     InvalidNextToken(String),
     #[error("{0}")]
     Unavailable(String),
+    /// An authorizer accepted the request's token, but its claims name no user.
+    #[error(
+        "the token was accepted but names no user (neither sub nor cognito:username), so the write could not be recorded with its author; use an ID token of the user pool"
+    )]
+    UnidentifiedCaller,
     /// The detail stays in the log: it names tables, files and permissions, and the client can do
     /// nothing about it.
     #[error(
@@ -56,6 +61,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnidentifiedCaller => StatusCode::FORBIDDEN,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MalformedJson(_)
             | ApiError::UnsupportedContentType(_)
@@ -74,6 +80,7 @@ impl ApiError {
             ApiError::NoRoute { .. } => "no_route",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::UnidentifiedCaller => "unidentified_caller",
             ApiError::Validation(_) => "validation_failed",
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::UnsupportedContentType(_) => "unsupported_content_type",

@@ -16,7 +16,7 @@ pub mod openapi;
 mod router;
 mod state;
 
-pub use context::{BasePath, Caller, RequestId};
+pub use context::{BasePath, Caller, RequestId, UnidentifiedCaller};
 pub use cors::CorsConfig;
 pub use error::ApiError;
 pub use router::{MAX_BODY_BYTES, lith, meta_group, projects, technologies};

@@ -7,7 +7,7 @@
 //! path as it is routes the same under either setting and strips the stage exactly once (by API
 //! Gateway). The stage becomes the request's [`api::BasePath`], so links the API hands out keep it.
 
-use api::{AppState, BasePath, Caller, CorsConfig, RequestId};
+use api::{AppState, BasePath, Caller, CorsConfig, RequestId, UnidentifiedCaller};
 use axum::Router;
 use http::Uri;
 use http::uri::PathAndQuery;
@@ -77,18 +77,23 @@ pub fn adapt(mut request: Request) -> Request {
             None | Some("") | Some("$default") => BasePath::default(),
             Some(stage) => BasePath(format!("/{stage}")),
         };
-        let caller = context
-            .authorizer
-            .fields
-            .get("claims")
-            .and_then(caller_from_claims);
+        let claims = context.authorizer.fields.get("claims");
+        let caller = claims.and_then(caller_from_claims);
+        let authorized = claims.is_some();
         let extensions = request.extensions_mut();
         if let Some(id) = request_id {
             extensions.insert(id);
         }
         extensions.insert(base_path);
-        if let Some(caller) = caller {
-            extensions.insert(caller);
+        match (caller, authorized) {
+            (Some(caller), _) => {
+                extensions.insert(caller);
+            }
+            // Claims that name nobody: the request was authorized, but a write cannot say by whom.
+            (None, true) => {
+                extensions.insert(UnidentifiedCaller);
+            }
+            (None, false) => {}
         }
     }
     request

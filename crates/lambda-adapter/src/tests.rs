@@ -104,6 +104,20 @@ async fn claims_become_the_caller_recorded_on_create() {
 }
 
 #[tokio::test]
+async fn a_write_whose_claims_name_no_user_is_refused() {
+    let claims = json!({"email": "nobody@example.com", "token_use": "id"});
+    let (status, _, body) = send(&event(
+        "POST",
+        "/api/v0/projects",
+        Some(r#"{"name":"Nameless"}"#),
+        Some(claims),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "unidentified_caller");
+}
+
+#[tokio::test]
 async fn names_with_spaces_are_addressable() {
     let (status, _, body) = send(&event(
         "GET",
