@@ -54,7 +54,47 @@ pub async fn send(
         // A peer that answers before reading everything may close early: that is an answer too.
         let _ = stream.write_all(body).await;
     }
+    read_reply(&mut stream).await
+}
 
+/// Sends `body` with `Transfer-Encoding: chunked` (no Content-Length) in chunks of 64 KiB, and
+/// reads the reply as [`send`] does.
+pub async fn send_chunked(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> RawReply {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n").into_bytes();
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+    let mut framed = head;
+    for chunk in body.chunks(64 * 1024) {
+        framed.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        framed.extend_from_slice(chunk);
+        framed.extend_from_slice(b"\r\n");
+    }
+    framed.extend_from_slice(b"0\r\n\r\n");
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reading, mut writing) = stream.into_split();
+    // Written while the reply is read: a peer that answers early may stop reading the body.
+    let writer = tokio::spawn(async move {
+        let _ = writing.write_all(&framed).await;
+        writing
+    });
+    let reply = read_reply(&mut reading).await;
+    writer.abort();
+    reply
+}
+
+/// Reads one reply (the gateway always sends a Content-Length) within 30 s.
+async fn read_reply(stream: &mut (impl AsyncReadExt + Unpin)) -> RawReply {
     let mut received = Vec::new();
     let mut chunk = [0u8; 8192];
     let read = async {

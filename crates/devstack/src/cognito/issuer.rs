@@ -279,6 +279,27 @@ impl LocalIssuer {
             .expect("signing with the issuer's own RSA key cannot fail: it was encoded on open")
     }
 
+    /// Signs `claims` under a JOSE header written exactly as given (RS256 with this pool's key,
+    /// whatever the header says). For tests of forged headers: a missing or foreign `kid`, an
+    /// embedded `jwk`, a `jku` pointing elsewhere, `crit`.
+    pub fn sign_with_header(
+        &self,
+        header: &Map<String, Value>,
+        claims: &Map<String, Value>,
+    ) -> String {
+        let encode = |part: &Map<String, Value>| {
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(part).expect("a JSON map serializes"))
+        };
+        let signed = format!("{}.{}", encode(header), encode(claims));
+        let signature = jsonwebtoken::crypto::sign(
+            signed.as_bytes(),
+            &self.inner.signing_key,
+            Algorithm::RS256,
+        )
+        .expect("signing with the issuer's own RSA key cannot fail: it was encoded on open");
+        format!("{signed}.{signature}")
+    }
+
     fn client_id(&self, request: &TokenRequest) -> String {
         request
             .client_id
