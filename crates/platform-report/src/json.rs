@@ -29,8 +29,9 @@ struct Record {
 struct Metrics {
     #[serde(rename = "durationMs")]
     duration_ms: f64,
+    /// A whole number as Lambda writes it, read as such (above 2^53 an f64 would round it).
     #[serde(rename = "billedDurationMs")]
-    billed_duration_ms: Option<f64>,
+    billed_duration_ms: Option<serde_json::Number>,
     #[serde(rename = "memorySizeMB")]
     memory_size_mb: Option<u32>,
     #[serde(rename = "maxMemoryUsedMB")]
@@ -66,9 +67,13 @@ pub(crate) fn parse_json(line: &str) -> Result<Report, ReportParseError> {
         error_type,
     } = event.record;
     // JSON carries no NaN or infinity, but a minus sign: Lambda writes none.
+    let billed = metrics.billed_duration_ms.as_ref();
     let durations = [
         ("durationMs", Some(metrics.duration_ms)),
-        ("billedDurationMs", metrics.billed_duration_ms),
+        (
+            "billedDurationMs",
+            billed.and_then(serde_json::Number::as_f64),
+        ),
         ("initDurationMs", metrics.init_duration_ms),
     ];
     for (field, ms) in durations {
@@ -82,7 +87,10 @@ pub(crate) fn parse_json(line: &str) -> Result<Report, ReportParseError> {
         request_id,
         duration_ms: metrics.duration_ms,
         // Written as a whole number; read as a number whatever its spelling.
-        billed_duration_ms: metrics.billed_duration_ms.map(|ms| ms.ceil() as u64),
+        billed_duration_ms: billed.map(|ms| {
+            ms.as_u64()
+                .unwrap_or_else(|| ms.as_f64().unwrap_or_default().ceil() as u64)
+        }),
         memory_size_mb: metrics.memory_size_mb,
         max_memory_used_mb: metrics.max_memory_used_mb,
         init_duration_ms: metrics.init_duration_ms,
@@ -198,6 +206,22 @@ mod tests {
             };
             assert_eq!(Report::parse(&report.to_json_line("t")).unwrap(), report);
         }
+    }
+
+    #[test]
+    fn billed_milliseconds_are_read_as_whole_numbers() {
+        // Found by `cargo xtask fuzz` (platform_report): read through an f64, a billed duration
+        // above 2^53 came back rounded.
+        let report = Report {
+            billed_duration_ms: Some(77_777_777_777_777_777),
+            ..Report::new("r", 1.0)
+        };
+        assert_eq!(Report::parse(&report.to_json_line("t")).unwrap(), report);
+        let fractional = r#"{"type":"platform.report","record":{"requestId":"r","metrics":{"durationMs":1,"billedDurationMs":1.2}}}"#;
+        assert_eq!(
+            Report::parse(fractional).unwrap().billed_duration_ms,
+            Some(2)
+        );
     }
 
     #[test]
