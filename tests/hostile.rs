@@ -553,6 +553,12 @@ async fn run_cases(stack: &TestStack, cases: Vec<Case>) {
 /// method; otherwise the request reaches a public catch-all and the function answers 404
 /// `no_route` (or 405), or nothing matches (403): never a write.
 async fn path_spellings_of_protected_routes_write_nothing_without_a_token(pattern: Pattern) {
+    assert_the_protected_routes_are(&[
+        "POST /api/v0/projects",
+        "DELETE /api/v0/projects/{name}",
+        "POST /api/v0/technologies",
+        "DELETE /api/v0/technologies/{name}",
+    ]);
     let stack = TestStack::start(pattern).await;
     seed(&stack, "Atlas").await;
     let mut cases = Vec::new();
@@ -650,6 +656,20 @@ async fn path_spellings_of_protected_routes_write_nothing_without_a_token(patter
     stack.stop().await;
 }
 
+/// Fails when the route table protects other routes than the ones the spellings below cover: a
+/// new protected route needs its spellings here.
+fn assert_the_protected_routes_are(covered: &[&str]) {
+    let protected: Vec<String> = routes::ROUTES
+        .iter()
+        .filter(|route| route.is_protected())
+        .map(|route| format!("{} {}", route.method.as_str(), route.path))
+        .collect();
+    assert_eq!(
+        protected, covered,
+        "spell out the new protected routes below"
+    );
+}
+
 fn percent_encode_first_letter(segment: &str) -> String {
     format!("%{:02X}{}", segment.as_bytes()[0], &segment[1..])
 }
@@ -737,7 +757,10 @@ async fn method_spellings_and_overrides_write_nothing_without_a_token(pattern: P
     stack.stop().await;
 }
 
-/// Headers that proxies use to name the original client; the WAF judges the connection's peer.
+/// Headers that proxies use to name the original client. The WAF judges the connection's peer:
+/// an IP set rule reads a header only with `IPSetForwardedIPConfig`, otherwise "the IP address
+/// that's reported by the web request origin" (AWS WAFV2 API reference, IPSetReferenceStatement),
+/// and the template's rules set none.
 const FORWARDING_HEADERS: [&str; 13] = [
     "X-Forwarded-For",
     "Forwarded",
