@@ -43,12 +43,18 @@ pub enum DeployError {
     },
     #[error(
         "API Gateway in {region} has no CloudWatch Logs role for the account, and the stage's \
-         access logs need one (AWS would fail the stage with \"CloudWatch Logs role ARN must be \
-         set in account settings to enable logging\"). Run the deploy again and accept setting it up \
-         (stack {stack}, or --yes), or set one yourself: aws apigateway update-account \
+         access log needs one (AWS would fail the stage with \"CloudWatch Logs role ARN must be \
+         set in account settings to enable logging\"); deploy/envs/{env}.toml says \
+         apigateway_logging_role = \"existing\". Nothing was changed. Choose \"create\" there to \
+         have the deploy make it (stack {stack}, kept on destroy), or \"off\" to go without the \
+         access log, or set one yourself: aws apigateway update-account \
          --patch-operations op=replace,path=/cloudwatchRoleArn,value=<role ARN> --region {region}"
     )]
-    NoLoggingRole { region: String, stack: String },
+    NoLoggingRole {
+        region: String,
+        stack: String,
+        env: String,
+    },
     #[error(
         "the artifact bucket {bucket} exists but belongs to another account (S3 answered 403); \
          bucket names are global. {hint}"

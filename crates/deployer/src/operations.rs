@@ -8,7 +8,7 @@ use aws_sdk_cloudformation::types::ChangeSetType;
 use aws_session::Session;
 use packaging::Artifact;
 use serde_json::Value;
-use stack::Deployment;
+use stack::{Deployment, LoggingRole};
 
 use crate::artifacts::{self, artifact_bucket_name, package_key, template_key};
 use crate::changeset::{self, ChangeSetInput, ChangeSetOutcome};
@@ -117,13 +117,15 @@ impl Deployer {
         // Nothing is changed before it is known that the stack can take a change.
         let existing = self.existing(&stack_name, env).await?;
 
-        // The logging role is asked about before the bucket is made, so that a "no" leaves
+        // The logging role is checked before the bucket is made, so that a missing one leaves
         // everything as it was.
-        let logging_role_agreed = self.check_logging_role(progress).await?;
+        let logging_role_wanted = self
+            .check_logging_role(deployment.config.apigateway_logging_role, env, progress)
+            .await?;
 
         let bucket = artifact_bucket_name(&caller.account, &self.session.region);
         artifacts::ensure_bucket(&self.s3, &bucket, &self.session.region, progress).await?;
-        if logging_role_agreed {
+        if logging_role_wanted {
             self.set_up_logging_role(&bucket, env, progress).await?;
         }
 
@@ -273,32 +275,46 @@ impl Deployer {
         }
     }
 
-    /// Checks API Gateway's account-level logging role. When it is missing, asks whether to set
-    /// it up: `Ok(true)` is a yes, a no is an error (the stage cannot be made without it).
-    async fn check_logging_role(&self, progress: &mut dyn Progress) -> Result<bool, DeployError> {
+    /// Checks API Gateway's account-level logging role as the environment's
+    /// `apigateway_logging_role` says: `Ok(true)` when it is to be made (`create`, and the account
+    /// has none); a missing one under `existing` is an error (the stage's access log cannot be
+    /// made without it); under `off` the stage has no access log and nothing is checked.
+    async fn check_logging_role(
+        &self,
+        choice: LoggingRole,
+        env: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<bool, DeployError> {
+        if choice == LoggingRole::Off {
+            progress.note(
+                "warning: the stage writes no access log (apigateway_logging_role = \"off\"); \
+                 requests leave no trace but the functions' own logs",
+            );
+            return Ok(false);
+        }
         if let Some(role) = logging_role::current_role(&self.apigw).await? {
             progress.note(&format!("API Gateway logs to CloudWatch with {role}"));
             return Ok(false);
         }
         let region = &self.session.region;
-        progress.step(&format!(
-            "API Gateway in {region} has no CloudWatch Logs role for the account, which the stage's \
-             access logs need"
-        ));
-        if progress.confirm(&format!(
-            "Set it up: stack {LOGGING_ROLE_STACK}, a role with AmazonAPIGatewayPushToCloudWatchLogs \
-             registered for the account in {region} (kept on destroy)?"
-        )) {
-            Ok(true)
-        } else {
-            Err(self.no_logging_role())
+        match choice {
+            LoggingRole::Create => {
+                progress.step(&format!(
+                    "API Gateway in {region} has no CloudWatch Logs role for the account, which the \
+                     stage's access log needs: making it (apigateway_logging_role = \"create\"; \
+                     stack {LOGGING_ROLE_STACK}, kept on destroy)"
+                ));
+                Ok(true)
+            }
+            _ => Err(self.no_logging_role(env)),
         }
     }
 
-    fn no_logging_role(&self) -> DeployError {
+    fn no_logging_role(&self, env: &str) -> DeployError {
         DeployError::NoLoggingRole {
             region: self.session.region.clone(),
             stack: LOGGING_ROLE_STACK.into(),
+            env: env.to_owned(),
         }
     }
 
@@ -329,7 +345,7 @@ impl Deployer {
                 progress.note(&format!("API Gateway now logs to CloudWatch with {role}"));
                 Ok(())
             }
-            None => Err(self.no_logging_role()),
+            None => Err(self.no_logging_role(env)),
         }
     }
 

@@ -785,10 +785,11 @@ async fn without_outputs_the_url_comes_from_the_stack_resources() {
 
 /// API Gateway without the account's CloudWatch Logs role: GET /account answers no
 /// cloudwatchRoleArn (API Gateway API reference, GetAccount; the developer guide's "Set up
-/// CloudWatch logging for REST APIs" says a stage with logging needs it). Declining to set it up
-/// is an error, and nothing has been created: no bucket, no upload, no change set.
+/// CloudWatch logging for REST APIs" says a stage with logging needs it). With
+/// `apigateway_logging_role = "existing"` that is an error saying what to choose, asked of nobody,
+/// and nothing has been created: no bucket, no upload, no change set.
 #[tokio::test]
-async fn declining_the_logging_role_changes_nothing() {
+async fn an_existing_logging_role_that_is_missing_stops_the_deploy_before_any_change() {
     let server = MockServer::start().await;
     call("GetCallerIdentity")
         .respond_with(caller_identity())
@@ -810,8 +811,10 @@ async fn declining_the_logging_role_changes_nothing() {
         .mount(&server)
         .await;
 
-    let fixture = Fixture::lith();
-    let mut progress = Recorder::answering(false);
+    let fixture = Fixture::lith_with(|config| {
+        config.apigateway_logging_role = stack::LoggingRole::Existing;
+    });
+    let mut progress = Recorder::answering(true);
     let error = deployer(&server)
         .deploy(&fixture.request(), &mut progress)
         .await
@@ -821,8 +824,16 @@ async fn declining_the_logging_role_changes_nothing() {
         matches!(&error, DeployError::NoLoggingRole { region, .. } if region == REGION),
         "{error:?}"
     );
-    assert_eq!(progress.questions().len(), 1, "{:?}", progress.said);
-    assert!(progress.questions()[0].contains(deployer::LOGGING_ROLE_STACK));
+    let message = error.to_string();
+    for choice in [
+        "\"create\"",
+        "\"off\"",
+        "deploy/envs/dev.toml",
+        "Nothing was changed",
+    ] {
+        assert!(message.contains(choice), "{choice} in {message}");
+    }
+    assert!(progress.questions().is_empty(), "{:?}", progress.said);
     assert_eq!(
         sent(&server).await,
         [
@@ -830,6 +841,58 @@ async fn declining_the_logging_role_changes_nothing() {
             "DescribeStacks catalog-dev",
             "GET /account"
         ]
+    );
+}
+
+/// With `apigateway_logging_role = "off"` the account's role is not looked at (the template has
+/// no access log to need it), and the deploy says so.
+#[tokio::test]
+async fn with_the_logging_role_off_the_account_is_not_asked_and_the_deploy_warns() {
+    let server = MockServer::start().await;
+    call("GetCallerIdentity")
+        .respond_with(caller_identity())
+        .mount(&server)
+        .await;
+    call_on("DescribeStacks", STACK)
+        .respond_with(deployed_stack())
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/account"))
+        .respond_with(apigateway_account(None))
+        .expect(0)
+        .mount(&server)
+        .await;
+    // The bucket is the first thing after the checks: refusing it ends the run there.
+    bucket("HEAD")
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+
+    let fixture = Fixture::lith_with(|config| {
+        config.apigateway_logging_role = stack::LoggingRole::Off;
+    });
+    assert!(
+        fixture.template["Resources"]["Stage"]["Properties"]
+            .get("AccessLogSetting")
+            .is_none()
+    );
+    let mut progress = Recorder::answering(true);
+    let error = deployer(&server)
+        .deploy(&fixture.request(), &mut progress)
+        .await
+        .expect_err("the bucket is refused");
+    assert!(
+        matches!(error, DeployError::BucketNotOurs { .. }),
+        "{error:?}"
+    );
+    assert!(
+        progress
+            .notes()
+            .iter()
+            .any(|note| note.contains("warning") && note.contains("no access log")),
+        "{:?}",
+        progress.said
     );
 }
 

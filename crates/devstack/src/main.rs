@@ -204,6 +204,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
             period.as_secs()
         );
     }
+    let not_emulated = env.settings_not_emulated_locally();
+    if !not_emulated.is_empty() {
+        println!(
+            "  note    {} sets what only AWS acts on, not emulated here: {}",
+            args.files.env_file.display(),
+            not_emulated.join("; ")
+        );
+    }
     println!("  stop    Ctrl-C");
     tokio::signal::ctrl_c()
         .await

@@ -35,6 +35,95 @@ pub struct EnvConfig {
     /// functions share the account's unreserved concurrency (1,000 by default).
     #[serde(default)]
     pub reserved_concurrency: Option<u32>,
+    /// Attach the API's functions to the team's network (private subnets, security groups).
+    #[serde(default)]
+    pub vpc: Option<VpcSettings>,
+    /// Alarms to an e-mail address, and a dashboard.
+    #[serde(default)]
+    pub alarms: Option<AlarmSettings>,
+    /// X-Ray active tracing on the functions and the stage.
+    #[serde(default)]
+    pub tracing: bool,
+    /// API Gateway's account-level CloudWatch Logs role, which stage access logging needs.
+    #[serde(default)]
+    pub apigateway_logging_role: LoggingRole,
+}
+
+/// `vpc = { subnet_ids = [...], security_group_ids = [...] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcSettings {
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+/// `alarms = { email = "...", p99_ms = 1000, error_rate_percent = 1 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSettings {
+    /// Who is told, through an SNS topic's e-mail subscription (confirmed from the first mail).
+    pub email: String,
+    /// The API's p99 latency over five minutes above which the latency alarm fires.
+    #[serde(default = "default_p99_ms")]
+    pub p99_ms: u32,
+    /// The share of 5xx answers over five minutes, in percent, above which the error alarm fires.
+    #[serde(default = "default_error_rate_percent")]
+    pub error_rate_percent: u32,
+}
+
+fn default_p99_ms() -> u32 {
+    1000
+}
+
+fn default_error_rate_percent() -> u32 {
+    1
+}
+
+/// What deploying does about API Gateway's account-level logging role (one per account and
+/// region, shared by every API there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoggingRole {
+    /// Make it (a stack of its own, kept on destroy) unless the account has one.
+    Create,
+    /// Use the one the account has; deploying stops, saying what to choose, when there is none.
+    #[default]
+    Existing,
+    /// No stage access log, and so no need for the role; deploying warns.
+    Off,
+}
+
+impl LoggingRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoggingRole::Create => "create",
+            LoggingRole::Existing => "existing",
+            LoggingRole::Off => "off",
+        }
+    }
+}
+
+impl EnvConfig {
+    /// Whether the stage writes an access log (which needs the account's logging role).
+    pub fn access_logging(&self) -> bool {
+        self.apigateway_logging_role != LoggingRole::Off
+    }
+
+    /// The settings that only AWS acts on: the local stack says once that it does not emulate
+    /// them.
+    pub fn settings_not_emulated_locally(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.vpc.is_some() {
+            names.push("vpc (functions run on this machine's network)");
+        }
+        if self.alarms.is_some() {
+            names.push("alarms (no SNS topic, alarm or dashboard)");
+        }
+        if self.tracing {
+            names.push("tracing (no X-Ray segments)");
+        }
+        names
+    }
 }
 
 fn default_janitor_schedule() -> String {
@@ -187,6 +276,34 @@ impl EnvConfig {
                  unreserved; leave it out to share the account's unreserved concurrency"
             ));
         }
+        if let Some(vpc) = &self.vpc {
+            check_ids("vpc.subnet_ids", "subnet-", &vpc.subnet_ids, 16)?;
+            check_ids("vpc.security_group_ids", "sg-", &vpc.security_group_ids, 5)?;
+        }
+        if let Some(alarms) = &self.alarms {
+            let (local, domain) = alarms.email.split_once('@').unwrap_or_default();
+            if local.is_empty()
+                || !domain.contains('.')
+                || alarms.email.contains(char::is_whitespace)
+            {
+                return Err(format!(
+                    "alarms.email {:?} is not an e-mail address: SNS sends the alarms there",
+                    alarms.email
+                ));
+            }
+            if !(1..=29_000).contains(&alarms.p99_ms) {
+                return Err(format!(
+                    "alarms.p99_ms {} must be within 1..=29000 (API Gateway gives up at 29 s)",
+                    alarms.p99_ms
+                ));
+            }
+            if !(1..=100).contains(&alarms.error_rate_percent) {
+                return Err(format!(
+                    "alarms.error_rate_percent {} must be within 1..=100",
+                    alarms.error_rate_percent
+                ));
+            }
+        }
         if self.user_pools.is_empty() {
             return Err(
                 "list at least one [[user_pools]]: write routes need a Cognito authorizer".into(),
@@ -205,6 +322,28 @@ impl EnvConfig {
         }
         Ok(())
     }
+}
+
+/// Checks a list of EC2 ids: at least one, at most `max` (Lambda's limits), each `prefix` and
+/// then lowercase hex, as EC2 writes them.
+fn check_ids(setting: &str, prefix: &str, ids: &[String], max: usize) -> Result<(), String> {
+    if ids.is_empty() || ids.len() > max {
+        return Err(format!("{setting} must list 1 to {max} ids"));
+    }
+    for id in ids {
+        let well_formed = id.strip_prefix(prefix).is_some_and(|hex| {
+            !hex.is_empty()
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+        if !well_formed {
+            return Err(format!(
+                "{setting}: {id:?} is not an id like {prefix}0123456789abcdef0"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -311,6 +450,35 @@ mod tests {
                     "memory_mb = 128\nreserved_concurrency = 901",
                 ),
                 "reserved_concurrency 901",
+            ),
+            (
+                GOOD.replace(
+                    "memory_mb = 128",
+                    "memory_mb = 128\nvpc = { subnet_ids = [\"subnet-12ab\"], security_group_ids = [\"default\"] }",
+                ),
+                "vpc.security_group_ids: \"default\"",
+            ),
+            (
+                GOOD.replace(
+                    "memory_mb = 128",
+                    "memory_mb = 128\nvpc = { subnet_ids = [], security_group_ids = [\"sg-1\"] }",
+                ),
+                "vpc.subnet_ids must list",
+            ),
+            (
+                GOOD.replace("memory_mb = 128", "memory_mb = 128\nalarms = { email = \"ops\" }"),
+                "alarms.email",
+            ),
+            (
+                GOOD.replace(
+                    "memory_mb = 128",
+                    "memory_mb = 128\nalarms = { email = \"ops@example.com\", p99_ms = 30000 }",
+                ),
+                "alarms.p99_ms",
+            ),
+            (
+                GOOD.replace("memory_mb = 128", "memory_mb = 128\napigateway_logging_role = \"maybe\""),
+                "apigateway_logging_role",
             ),
             (
                 GOOD.replace(

@@ -8,12 +8,13 @@ pub mod check;
 pub mod env;
 pub mod matching;
 pub mod model;
+pub mod monitoring;
 pub mod render;
 pub mod template;
 pub mod user_pool;
 
 pub use check::{Violation, check_routes};
-pub use env::{EnvConfig, EnvError};
+pub use env::{AlarmSettings, EnvConfig, EnvError, LoggingRole, VpcSettings};
 pub use matching::{GatewayMatch, MatchError};
 pub use model::{Deployment, FunctionSpec, JANITOR, MethodAuth, MethodSpec, Pattern, stack_name};
 pub use render::{

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::check::{Violation, check_routes};
+use crate::env::EnvConfig;
 use crate::model::{Deployment, FunctionSpec, JANITOR, MethodAuth, Pattern};
+use crate::monitoring;
 use crate::template::{ApiTemplate, TemplateError};
 use routes::Group;
 
@@ -93,7 +95,11 @@ pub fn code_key_parameter(package: &str) -> String {
 }
 
 /// Adds a resource, refusing to overwrite one: two paths must never share a logical id.
-fn insert(id: String, value: Value, resources: &mut Map<String, Value>) -> Result<(), RenderError> {
+pub(crate) fn insert(
+    id: String,
+    value: Value,
+    resources: &mut Map<String, Value>,
+) -> Result<(), RenderError> {
     if resources.insert(id.clone(), value).is_some() {
         return Err(RenderError::DuplicateLogicalId(id));
     }
@@ -245,35 +251,39 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
         }),
         &mut resources,
     )?;
-    insert(
-        "AccessLogGroup".into(),
-        json!({
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": format!("/aws/apigateway/catalog-{}-access", deployment.env_name),
-                "RetentionInDays": config.log_retention_days,
-                "Tags": tags,
-            },
-        }),
-        &mut resources,
-    )?;
-    insert(
-        "Stage".into(),
-        json!({
-            "Type": "AWS::ApiGateway::Stage",
-            "Properties": {
-                "RestApiId": {"Ref": "Api"},
-                "DeploymentId": {"Ref": deployment_id},
-                "StageName": config.stage,
-                "AccessLogSetting": {
-                    "DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]},
-                    "Format": ACCESS_LOG_FORMAT,
+    let mut stage = json!({
+        "Type": "AWS::ApiGateway::Stage",
+        "Properties": {
+            "RestApiId": {"Ref": "Api"},
+            "DeploymentId": {"Ref": deployment_id},
+            "StageName": config.stage,
+            "Tags": tags,
+        },
+    });
+    // Access logging needs the account's logging role; `apigateway_logging_role = "off"` goes
+    // without both.
+    if config.access_logging() {
+        insert(
+            "AccessLogGroup".into(),
+            json!({
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {
+                    "LogGroupName": format!("/aws/apigateway/catalog-{}-access", deployment.env_name),
+                    "RetentionInDays": config.log_retention_days,
+                    "Tags": tags,
                 },
-                "Tags": tags,
-            },
-        }),
-        &mut resources,
-    )?;
+            }),
+            &mut resources,
+        )?;
+        stage["Properties"]["AccessLogSetting"] = json!({
+            "DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]},
+            "Format": ACCESS_LOG_FORMAT,
+        });
+    }
+    if config.tracing {
+        stage["Properties"]["TracingEnabled"] = json!(true);
+    }
+    insert("Stage".into(), stage, &mut resources)?;
 
     // The catalog's data, shared by every function of either pattern.
     render_catalog_table(deployment, &tags, &mut resources)?;
@@ -286,7 +296,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
     );
     for function in &deployment.functions {
         let groups: Vec<&str> = function.groups.iter().map(|g| g.name()).collect();
-        let role = function_role(function, &tags, &mut resources)?;
+        let role = function_role(config, function, &tags, &mut resources)?;
         let id = lambda_function(
             deployment,
             function,
@@ -305,6 +315,7 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
                     "STORE_URL": {"Fn::Sub": format!("dynamodb://${{{CATALOG_TABLE}}}")},
                 }),
                 reserved_concurrency: config.reserved_concurrency,
+                in_vpc: config.vpc.is_some(),
             },
             &tags,
             &mut parameters,
@@ -383,6 +394,10 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
     )?;
 
     render_janitor(deployment, &tags, &mut parameters, &mut resources)?;
+    let mut outputs = Map::new();
+    if let Some(alarms) = &config.alarms {
+        monitoring::render(deployment, alarms, &tags, &mut resources, &mut outputs)?;
+    }
 
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -403,6 +418,11 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
             "JanitorFunction": {"Value": {"Ref": function_id(JANITOR)}},
         },
     });
+    let mut template = template;
+    template["Outputs"]
+        .as_object_mut()
+        .expect("the outputs are an object")
+        .extend(outputs);
 
     let read = ApiTemplate::read(&template)?;
     let violations = check_routes(&read);
@@ -490,6 +510,7 @@ fn render_catalog_table(
 /// (under `ForAllValues`, a request without the key would match). The meta group checks that the
 /// table is there (`/health`). Returns the role's logical id.
 fn function_role(
+    config: &EnvConfig,
     function: &FunctionSpec,
     tags: &Value,
     resources: &mut Map<String, Value>,
@@ -523,17 +544,36 @@ fn function_role(
         }));
     }
     let id = format!("{}Role", camel(function.package));
+    let managed = managed_policies(config, config.vpc.is_some());
     insert(
         id.clone(),
-        lambda_role("catalog-table", statements, tags),
+        lambda_role("catalog-table", statements, &managed, tags),
         resources,
     )?;
     Ok(id)
 }
 
-/// An execution role for a Lambda function: its logs (AWSLambdaBasicExecutionRole) and one inline
-/// policy of `statements`.
-fn lambda_role(policy_name: &str, statements: Vec<Value>, tags: &Value) -> Value {
+/// AWS managed policies a function's role needs beyond its logs: the network interfaces of VPC
+/// attachment (AWSLambdaVPCAccessExecutionRole) and X-Ray's segments (AWSXRayDaemonWriteAccess).
+fn managed_policies(config: &EnvConfig, in_vpc: bool) -> Vec<&'static str> {
+    let mut managed = Vec::new();
+    if in_vpc {
+        managed.push("service-role/AWSLambdaVPCAccessExecutionRole");
+    }
+    if config.tracing {
+        managed.push("AWSXRayDaemonWriteAccess");
+    }
+    managed
+}
+
+/// An execution role for a Lambda function: its logs (AWSLambdaBasicExecutionRole), the managed
+/// policies named in `managed` (paths under `arn:aws:iam::aws:policy/`) and one inline policy of
+/// `statements`.
+fn lambda_role(policy_name: &str, statements: Vec<Value>, managed: &[&str], tags: &Value) -> Value {
+    let managed: Vec<Value> = std::iter::once("service-role/AWSLambdaBasicExecutionRole")
+        .chain(managed.iter().copied())
+        .map(|policy| json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:iam::aws:policy/{policy}")}))
+        .collect();
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -541,7 +581,7 @@ fn lambda_role(policy_name: &str, statements: Vec<Value>, tags: &Value) -> Value
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
             },
-            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}],
+            "ManagedPolicyArns": managed,
             "Policies": [{
                 "PolicyName": policy_name,
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
@@ -562,6 +602,8 @@ struct Settings {
     environment: Value,
     /// `ReservedConcurrentExecutions`, when the environment reserves any.
     reserved_concurrency: Option<u32>,
+    /// Attached to the environment's `vpc` (its role then manages the network interfaces).
+    in_vpc: bool,
 }
 
 /// A function from its package in the artifact bucket (its S3 key a parameter), with its log
@@ -612,8 +654,18 @@ fn lambda_function(
                 "Tags": tags,
             },
     });
+    let properties = &mut function_resource["Properties"];
     if let Some(reserved) = settings.reserved_concurrency {
-        function_resource["Properties"]["ReservedConcurrentExecutions"] = json!(reserved);
+        properties["ReservedConcurrentExecutions"] = json!(reserved);
+    }
+    if let (true, Some(vpc)) = (settings.in_vpc, &deployment.config.vpc) {
+        properties["VpcConfig"] = json!({
+            "SubnetIds": vpc.subnet_ids,
+            "SecurityGroupIds": vpc.security_group_ids,
+        });
+    }
+    if deployment.config.tracing {
+        properties["TracingConfig"] = json!({"Mode": "Active"});
     }
     insert(id.clone(), function_resource, resources)?;
     Ok(id)
@@ -658,6 +710,7 @@ fn render_janitor(
                 json!({"Sid": "TheTwoIpSets", "Effect": "Allow", "Action": ["wafv2:GetIPSet", "wafv2:UpdateIPSet"], "Resource": ip_set_arns}),
                 json!({"Sid": "TheEntriesTable", "Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": {"Fn::GetAtt": [ALLOW_LIST_TABLE, "Arn"]}}),
             ],
+            &managed_policies(config, false),
             tags,
         ),
         resources,
@@ -681,6 +734,9 @@ fn render_janitor(
             }),
             // One run at a time is all a schedule makes; the API's reservation is not its own.
             reserved_concurrency: None,
+            // It calls WAF's API, which has no VPC endpoint, and nothing in the network: in
+            // private subnets without a NAT it could not work, and it gains nothing there.
+            in_vpc: false,
         },
         tags,
         parameters,

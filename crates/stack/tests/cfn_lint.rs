@@ -1,8 +1,12 @@
-//! cfn-lint (PyPI) on the committed templates: no errors. `cargo xtask test` installs it into
-//! .venv and puts that first on PATH.
+//! cfn-lint (PyPI) on the committed templates and on every combination of the production
+//! settings: no errors. `cargo xtask test` installs it into .venv and puts that first on PATH.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use stack::{Deployment, Pattern};
+
+mod support;
 
 #[test]
 fn cfn_lint_finds_no_errors_in_the_rendered_templates() {
@@ -19,7 +23,36 @@ fn cfn_lint_finds_no_errors_in_the_rendered_templates() {
         "expected dev and prod templates of both patterns, and the logging role's, in {}",
         templates.display()
     );
-    let output = Command::new("cfn-lint").args(&files).output().unwrap_or_else(|error| {
+    lint(&files);
+}
+
+#[test]
+fn cfn_lint_finds_no_errors_in_any_combination_of_the_production_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    // Every combination on fat (its three functions have the most per-function resources), and
+    // lith with everything on.
+    for (name, config) in support::every_combination() {
+        let patterns: &[Pattern] = if name == "vpc+alarms+tracing+no-access-log" {
+            &Pattern::ALL
+        } else {
+            &[Pattern::Fat]
+        };
+        for &pattern in patterns {
+            let template = stack::render(&Deployment::new(pattern, "dev", config.clone())).unwrap();
+            let file = dir
+                .path()
+                .join(format!("dev-{}-{name}.json", pattern.name()));
+            std::fs::write(&file, stack::to_file_text(&template)).unwrap();
+            files.push(file);
+        }
+    }
+    lint(&files);
+}
+
+/// Runs cfn-lint on `files` at once; fails on any error it reports.
+fn lint(files: &[PathBuf]) {
+    let output = Command::new("cfn-lint").args(files).output().unwrap_or_else(|error| {
         panic!("cannot run cfn-lint ({error}); `cargo xtask test` installs it into .venv and puts it on PATH")
     });
     let report = format!(

@@ -10,9 +10,9 @@ use stack::{
     ApiTemplate, Deployment, EnvConfig, MethodAuth, MethodSpec, Pattern, RenderError, Violation,
 };
 
-fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
-}
+mod support;
+
+use support::{deploy_dir, everything_on};
 
 fn deployment(env: &str, pattern: Pattern) -> Deployment {
     Deployment::new(pattern, env, EnvConfig::load(&deploy_dir(), env).unwrap())
@@ -436,4 +436,223 @@ fn reserved_concurrency_reaches_every_api_function_and_only_them() {
         );
     }
     assert_eq!(janitors[0].reserved_concurrency, None);
+}
+
+fn managed_policies(template: &Value, role: &str) -> Vec<String> {
+    template["Resources"][role]["Properties"]["ManagedPolicyArns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arn| {
+            arn["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn vpc_attachment_puts_every_api_function_in_the_subnets_and_lets_its_role_make_interfaces() {
+    for pattern in Pattern::ALL {
+        let off = stack::render(&deployment("dev", pattern)).unwrap();
+        let on = stack::render(&Deployment::new(pattern, "dev", everything_on())).unwrap();
+        for package in pattern.functions() {
+            let function = stack::function_id(package);
+            let role = format!("{}Role", &function[..function.len() - "Function".len()]);
+            assert!(
+                off["Resources"][&function]["Properties"]
+                    .get("VpcConfig")
+                    .is_none()
+            );
+            assert!(
+                !managed_policies(&off, &role).contains(&"AWSLambdaVPCAccessExecutionRole".into())
+            );
+            assert_eq!(
+                on["Resources"][&function]["Properties"]["VpcConfig"],
+                serde_json::json!({
+                    "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+                    "SecurityGroupIds": ["sg-0123456789abcdef0"],
+                }),
+                "{function}"
+            );
+            // ec2:CreateNetworkInterface and the rest, as AWS's managed policy for it grants.
+            assert!(
+                managed_policies(&on, &role).contains(&"AWSLambdaVPCAccessExecutionRole".into())
+            );
+        }
+        // The janitor calls WAF's API, which no VPC endpoint serves: it stays outside.
+        let janitor = stack::function_id(stack::JANITOR);
+        assert!(
+            on["Resources"][&janitor]["Properties"]
+                .get("VpcConfig")
+                .is_none()
+        );
+        assert!(
+            !managed_policies(&on, "JanitorRole")
+                .contains(&"AWSLambdaVPCAccessExecutionRole".into())
+        );
+    }
+}
+
+#[test]
+fn tracing_turns_on_x_ray_for_every_function_and_the_stage() {
+    for pattern in Pattern::ALL {
+        let off = stack::render(&deployment("dev", pattern)).unwrap();
+        let on = stack::render(&Deployment::new(pattern, "dev", everything_on())).unwrap();
+        assert!(
+            off["Resources"]["Stage"]["Properties"]
+                .get("TracingEnabled")
+                .is_none()
+        );
+        assert_eq!(
+            on["Resources"]["Stage"]["Properties"]["TracingEnabled"],
+            true
+        );
+        for (id, function) in resources_of_type(&on, "AWS::Lambda::Function") {
+            assert_eq!(
+                function["Properties"]["TracingConfig"]["Mode"], "Active",
+                "{id}"
+            );
+            let role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap();
+            assert!(
+                managed_policies(&on, role).contains(&"AWSXRayDaemonWriteAccess".into()),
+                "{role}"
+            );
+            assert!(
+                off["Resources"][id]["Properties"]
+                    .get("TracingConfig")
+                    .is_none()
+            );
+        }
+    }
+}
+
+#[test]
+fn alarms_watch_the_api_each_function_of_the_pattern_and_the_table_and_mail_the_team() {
+    for pattern in Pattern::ALL {
+        let off = stack::render(&deployment("dev", pattern)).unwrap();
+        assert!(resources_of_type(&off, "AWS::CloudWatch::Alarm").is_empty());
+        assert!(resources_of_type(&off, "AWS::SNS::Topic").is_empty());
+
+        let on = stack::render(&Deployment::new(pattern, "dev", everything_on())).unwrap();
+        let topic = &on["Resources"][stack::monitoring::ALARM_TOPIC]["Properties"];
+        assert_eq!(
+            topic["Subscription"],
+            serde_json::json!([{"Protocol": "email", "Endpoint": "team@example.com"}])
+        );
+        let alarms = resources_of_type(&on, "AWS::CloudWatch::Alarm");
+        for (id, alarm) in &alarms {
+            let properties = &alarm["Properties"];
+            assert_eq!(
+                properties["AlarmActions"],
+                serde_json::json!([{"Ref": "AlarmTopic"}]),
+                "{id}"
+            );
+            assert_eq!(properties["TreatMissingData"], "notBreaching", "{id}");
+        }
+        let by_id = |id: &str| &on["Resources"][id]["Properties"];
+        assert_eq!(by_id("ApiErrorRateAlarm")["Threshold"], 0.02);
+        assert_eq!(by_id("ApiErrorRateAlarm")["MetricName"], "5XXError");
+        assert_eq!(by_id("ApiLatencyAlarm")["Threshold"], 800);
+        assert_eq!(by_id("ApiLatencyAlarm")["ExtendedStatistic"], "p99");
+
+        // Every function of this pattern, the janitor too, has an errors and a throttles alarm on
+        // its own name, and no other function is watched.
+        let mut watched: Vec<String> = alarms
+            .iter()
+            .filter(|(_, a)| a["Properties"]["Namespace"] == "AWS/Lambda")
+            .map(|(_, a)| {
+                let properties = &a["Properties"];
+                format!(
+                    "{} {}",
+                    properties["Dimensions"][0]["Value"]["Ref"]
+                        .as_str()
+                        .unwrap(),
+                    properties["MetricName"].as_str().unwrap()
+                )
+            })
+            .collect();
+        watched.sort();
+        let mut expected: Vec<String> = pattern
+            .packages()
+            .into_iter()
+            .flat_map(|package| {
+                let id = stack::function_id(package);
+                [format!("{id} Errors"), format!("{id} Throttles")]
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(watched, expected, "{}", pattern.name());
+
+        let table = by_id("CatalogTableThrottlesAlarm");
+        assert_eq!(
+            table["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"],
+            "CatalogTable"
+        );
+
+        // One dashboard, a row per function of the pattern.
+        let dashboard = by_id("Dashboard")["DashboardBody"]["Fn::Sub"]
+            .as_str()
+            .unwrap();
+        let body: Value = serde_json::from_str(dashboard).unwrap();
+        for package in pattern.functions() {
+            let reference = format!("${{{}}}", stack::function_id(package));
+            assert!(
+                dashboard.contains(&reference),
+                "{reference} in the dashboard"
+            );
+        }
+        assert_eq!(
+            body["widgets"].as_array().unwrap().len(),
+            2 + 2 * pattern.functions().len() + 1
+        );
+    }
+}
+
+#[test]
+fn access_logging_off_leaves_out_the_stage_log_and_its_group() {
+    let mut config = EnvConfig::load(&deploy_dir(), "dev").unwrap();
+    config.apigateway_logging_role = stack::LoggingRole::Off;
+    let off = stack::render(&Deployment::new(Pattern::Lith, "dev", config)).unwrap();
+    assert!(
+        off["Resources"]["Stage"]["Properties"]
+            .get("AccessLogSetting")
+            .is_none()
+    );
+    assert!(off["Resources"].get("AccessLogGroup").is_none());
+    assert_eq!(ApiTemplate::read(&off).unwrap().access_log_format, None);
+    let on = stack::render(&deployment("dev", Pattern::Lith)).unwrap();
+    assert!(
+        on["Resources"]["Stage"]["Properties"]
+            .get("AccessLogSetting")
+            .is_some()
+    );
+}
+
+#[test]
+fn every_setting_combination_renders_and_keeps_protected_routes_protected() {
+    // render() refuses a template whose protected routes are reachable without the authorizer,
+    // so rendering every combination is the protection check on each.
+    for (name, config) in support::every_combination() {
+        for pattern in Pattern::ALL {
+            let template = stack::render(&Deployment::new(pattern, "dev", config.clone()))
+                .unwrap_or_else(|e| panic!("{} with {name}: {e}", pattern.name()));
+            assert!(stack::check_routes(&ApiTemplate::read(&template).unwrap()).is_empty());
+        }
+    }
 }

@@ -83,8 +83,14 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn lith() -> Fixture {
+        Fixture::lith_with(|_| {})
+    }
+
+    /// The dev lith deployment with its environment changed by `edit`.
+    pub fn lith_with(edit: impl FnOnce(&mut EnvConfig)) -> Fixture {
         let deploy_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-        let config = EnvConfig::load(&deploy_dir, "dev").expect("deploy/envs/dev.toml loads");
+        let mut config = EnvConfig::load(&deploy_dir, "dev").expect("deploy/envs/dev.toml loads");
+        edit(&mut config);
         let deployment = Deployment::new(Pattern::Lith, "dev", config);
         let template = stack::render(&deployment).expect("the dev lith template renders");
         let dir = tempfile::tempdir().expect("a temporary directory");
