@@ -27,6 +27,10 @@ use crate::proxy::{ProxyRequest, ProxyResponse};
 /// API Gateway REST refuses payloads over 10 MB.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
+/// API Gateway REST: "Total combined size of request line and header values: 10240 bytes"
+/// (quotas for configuring and running a REST API).
+pub const MAX_HEAD_BYTES: usize = 10240;
+
 /// The WAF as configured in the template, over the allow-list files the `ip` command writes.
 pub struct WafGate {
     pub acl: WebAcl,
@@ -102,6 +106,13 @@ enum GatewayError {
     Unauthorized(&'static str),
     /// The payload is over API Gateway's 10 MB.
     RequestTooLarge,
+    /// The event is over Lambda's 6 MB invoke limit: 413 `Request Too Long`, error type
+    /// `BadRequestException` (recorded: koki-develop/lgtm-generator#10, a REST API in front of
+    /// Lambda).
+    EventTooLarge,
+    /// The request line and header values are over [`MAX_HEAD_BYTES`]: 431 (recorded behind
+    /// API Gateway, backbencher.dev; AWS's body and error type are not recorded).
+    HeadTooLarge,
     /// The function answered nothing within API Gateway's 29 s.
     IntegrationTimeout,
     /// Lambda refused the invocation (the function throttled, or missing): "If the Lambda API
@@ -123,7 +134,10 @@ impl GatewayError {
             | GatewayError::MissingAuthenticationToken
             | GatewayError::IncompleteSignature(_) => StatusCode::FORBIDDEN,
             GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            GatewayError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::RequestTooLarge | GatewayError::EventTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            GatewayError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::IntegrationTimeout => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::InvocationRejected => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::FunctionFailed => StatusCode::BAD_GATEWAY,
@@ -136,7 +150,8 @@ impl GatewayError {
             GatewayError::MissingAuthenticationToken => "Missing Authentication Token",
             GatewayError::IncompleteSignature(message) => message,
             GatewayError::Unauthorized(message) => message,
-            GatewayError::RequestTooLarge => "Request Too Long",
+            GatewayError::RequestTooLarge | GatewayError::EventTooLarge => "Request Too Long",
+            GatewayError::HeadTooLarge => "Request Header Fields Too Large",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
             GatewayError::InvocationRejected | GatewayError::FunctionFailed => {
                 "Internal server error"
@@ -151,6 +166,8 @@ impl GatewayError {
             GatewayError::IncompleteSignature(_) => "IncompleteSignatureException",
             GatewayError::Unauthorized(_) => "UnauthorizedException",
             GatewayError::RequestTooLarge => "RequestTooLongException",
+            GatewayError::EventTooLarge => "BadRequestException",
+            GatewayError::HeadTooLarge => "RequestHeaderFieldsTooLargeException",
             GatewayError::IntegrationTimeout => "IntegrationTimeoutException",
             GatewayError::InvocationRejected | GatewayError::FunctionFailed => {
                 "InternalServerErrorException"
@@ -166,7 +183,8 @@ impl GatewayError {
             GatewayError::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
             GatewayError::IncompleteSignature(_) => "INVALID_SIGNATURE",
             GatewayError::Unauthorized(_) => "UNAUTHORIZED",
-            GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
+            GatewayError::RequestTooLarge | GatewayError::EventTooLarge => "REQUEST_TOO_LARGE",
+            GatewayError::HeadTooLarge => "DEFAULT_4XX",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             GatewayError::InvocationRejected => "INTEGRATION_FAILURE",
             GatewayError::FunctionFailed => "DEFAULT_5XX",
@@ -379,6 +397,9 @@ impl Gateway {
             }
             record.set("waf.status", "200");
         }
+        if head_size(&request) > MAX_HEAD_BYTES {
+            return GatewayError::HeadTooLarge.respond(&self.template, request.headers(), record);
+        }
 
         // The stage is the first segment; unknown stages answer like unknown paths.
         let Some(api_path) = path_under_stage(&path, &self.template.stage) else {
@@ -402,7 +423,13 @@ impl Gateway {
                     .headers
                     .get("authorization")
                     .and_then(|v| v.to_str().ok());
+                // Which of two Authorization headers API Gateway reads is not recorded: neither.
+                let sent = parts.headers.get_all("authorization").iter().count();
                 let verdict = match &self.authorizer {
+                    _ if sent > 1 => Err((
+                        Denied::UNAUTHORIZED,
+                        format!("{sent} Authorization headers; one is needed"),
+                    )),
                     Some(authorizer) => authorizer
                         .authorize_for(header, scopes, provider_arns)
                         .await
@@ -491,6 +518,9 @@ impl Gateway {
                     GatewayError::FunctionFailed.respond(&self.template, &parts.headers, record)
                 }
             },
+            Err(PoolError::Invoke(crate::InvokeError::RequestTooLarge { .. })) => {
+                GatewayError::EventTooLarge.respond(&self.template, &parts.headers, record)
+            }
             Err(throttled @ PoolError::Throttled { .. }) => {
                 self.notes.emit(LogLine::new(
                     &pool.config().name,
@@ -509,6 +539,20 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The request line and header values, counted as API Gateway's quota counts them.
+fn head_size(request: &Request<Body>) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    let line = request.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+    line + request
+        .headers()
+        .values()
+        .map(HeaderValue::len)
+        .sum::<usize>()
 }
 
 /// Headers that describe one hop of the connection, not the request: API Gateway does not pass
