@@ -20,14 +20,18 @@ use stack::{Deployment, EnvConfig};
 
 const REGION: &str = "eu-west-1";
 
-/// The dev environment's deployment of `pattern`, rendered, with its packages for this machine's
-/// architecture (the ones `cargo xtask test` built), as `cargo xtask deploy --target aws` does.
-fn deploy_request(pattern: Pattern) -> (Deployment, serde_json::Value, Vec<packaging::Artifact>) {
+/// The `env` environment's deployment of `pattern`, rendered, with its packages for this
+/// machine's architecture (the ones `cargo xtask test` built), as `cargo xtask deploy --target aws`
+/// does.
+fn deploy_request(
+    env: &str,
+    pattern: Pattern,
+) -> (Deployment, serde_json::Value, Vec<packaging::Artifact>) {
     let workspace = Workspace::discover().unwrap();
-    let mut config = EnvConfig::load(&workspace.deploy_dir(), "dev").unwrap();
+    let mut config = EnvConfig::load(&workspace.deploy_dir(), env).unwrap();
     let native = packaging::host_architecture().unwrap();
     config.architecture = native;
-    let deployment = Deployment::new(pattern, "dev", config);
+    let deployment = Deployment::new(pattern, env, config);
     let template = stack::render(&deployment).unwrap();
     let artifacts = functions_of(&[pattern])
         .into_iter()
@@ -40,7 +44,11 @@ fn deploy_request(pattern: Pattern) -> (Deployment, serde_json::Value, Vec<packa
 }
 
 async fn deploy(deployer: &Deployer, pattern: Pattern) -> Deployed {
-    let (deployment, template, artifacts) = deploy_request(pattern);
+    deploy_env(deployer, "dev", pattern).await
+}
+
+async fn deploy_env(deployer: &Deployer, env: &str, pattern: Pattern) -> Deployed {
+    let (deployment, template, artifacts) = deploy_request(env, pattern);
     let request = DeployRequest {
         deployment: &deployment,
         template: &template,
@@ -229,4 +237,65 @@ async fn deploy_fat_again_then_lith_then_destroy_in_one_stack() {
     assert_eq!(artifact_bucket, "catalog-artifacts-123456789012-eu-west-1");
     assert!(function_names(&lambda).await.is_empty());
     assert!(deployer.status("catalog-dev").await.unwrap().is_none());
+}
+
+/// prod turns on what dev leaves off (alarms with their topic and dashboard, X-Ray tracing, the
+/// logging role made by the deploy) and keeps its table: it deploys like dev, every resource the
+/// template declares is made, and destroying it keeps the table. The alarms are made by the test
+/// harness's AWS::CloudWatch::Alarm model (xtask/moto: moto 5.2.5 has none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prod_with_alarms_tracing_and_the_logging_role_deploys_like_dev() {
+    let moto = Moto::start().await;
+    let session = moto.session(REGION);
+    let deployer = Deployer::new(session.clone()).poll_every(Duration::from_millis(50));
+    let apigw = aws_sdk_apigateway::Client::new(&session.config);
+    let cfn = aws_sdk_cloudformation::Client::new(&session.config);
+
+    let Deployed::Changed(prod) = deploy_env(&deployer, "prod", Pattern::Fat).await else {
+        panic!("the first prod deploy changed nothing");
+    };
+    assert_eq!(prod.status, "CREATE_COMPLETE");
+    let account = apigw.get_account().send().await.unwrap();
+    assert!(
+        account.cloudwatch_role_arn().is_some(),
+        "apigateway_logging_role = \"create\" made the account's role without asking"
+    );
+
+    let (_, template, _) = deploy_request("prod", Pattern::Fat);
+    let declared: BTreeSet<(String, String)> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, r)| (id.clone(), r["Type"].as_str().unwrap().to_owned()))
+        .collect();
+    let made: BTreeSet<(String, String)> = cfn
+        .describe_stack_resources()
+        .stack_name("catalog-prod")
+        .send()
+        .await
+        .unwrap()
+        .stack_resources()
+        .iter()
+        .filter(|r| r.physical_resource_id().is_some_and(|id| !id.is_empty()))
+        .map(|r| {
+            (
+                r.logical_resource_id().unwrap().to_owned(),
+                r.resource_type().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for kind in [
+        "AWS::SNS::Topic",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+    ] {
+        let of_kind = |set: &BTreeSet<(String, String)>| -> Vec<String> {
+            set.iter()
+                .filter(|(_, k)| k == kind)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        assert!(!of_kind(&declared).is_empty(), "prod declares {kind}");
+        assert_eq!(of_kind(&made), of_kind(&declared), "{kind}");
+    }
 }

@@ -11,6 +11,7 @@ ordinary SDK calls of moto's own backends.
   fixes to moto's own Method, Resource, Deployment and RestApi models.
 - changeset: executing a change set honours DependsOn and refreshes the stack.
 - s3: GetBucketVersioning answers with AWS's XML root, which the Rust SDK needs.
+- cloudwatch: a resource model for AWS::CloudWatch::Alarm (prod's alarms).
 
 Importing this package installs everything; it must happen before the server
 parses its first template (see __main__.py).
@@ -19,7 +20,7 @@ parses its first template (see __main__.py).
 from moto.cloudformation import parsing
 from moto.core import config
 
-from . import apigateway, changeset, s3, wafv2  # noqa: F401  (imported for their effects)
+from . import apigateway, changeset, cloudwatch, s3, wafv2  # noqa: F401  (imported for their effects)
 
 # No Docker: moto's Lambda then answers Invoke by echoing the payload instead of
 # running the function in a container (the same as posting
