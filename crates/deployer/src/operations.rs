@@ -10,6 +10,7 @@ use packaging::Artifact;
 use serde_json::Value;
 use stack::{Deployment, LoggingRole};
 
+use crate::alarms::{self, AlarmState};
 use crate::artifacts::{self, artifact_bucket_name, package_key, template_key};
 use crate::changeset::{self, ChangeSetInput, ChangeSetOutcome};
 use crate::error::{DeployError, aws};
@@ -25,6 +26,13 @@ pub struct DeployRequest<'a> {
     pub deployment: &'a Deployment,
     pub template: &'a Value,
     pub artifacts: &'a [Artifact],
+}
+
+/// Where an uploaded package is: `s3://<bucket>/<key>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageLocation {
+    pub bucket: String,
+    pub key: String,
 }
 
 /// How a deploy ended, when it did not fail.
@@ -132,25 +140,7 @@ impl Deployer {
         progress.step(&format!("uploading packages to s3://{bucket}"));
         let mut parameters = vec![("ArtifactBucket".to_owned(), bucket.clone())];
         for (parameter, artifact) in parameters_of_packages {
-            let key = package_key(artifact.function.name(), &artifact.sha256);
-            let body = std::fs::read(&artifact.zip).map_err(|source| DeployError::Package {
-                path: artifact.zip.clone(),
-                source,
-            })?;
-            let uploaded =
-                artifacts::upload_if_absent(&self.s3, &bucket, &key, body, "application/zip")
-                    .await?;
-            progress.note(&format!(
-                "{:<13} {:>8} kB  {}  {}",
-                artifact.function.name(),
-                artifact.zip_size / 1000,
-                &artifact.sha256[..12],
-                if uploaded {
-                    "uploaded"
-                } else {
-                    "already in the bucket"
-                }
-            ));
+            let key = self.upload_package(&bucket, artifact, progress).await?;
             parameters.push((parameter, key));
         }
 
@@ -195,6 +185,57 @@ impl Deployer {
             Applied::NoChanges => Deployed::NoChanges(summary().await?),
             Applied::Declined => Deployed::Declined,
         })
+    }
+
+    /// Uploads one package under its content hash (only when absent) and says so; returns its key.
+    async fn upload_package(
+        &self,
+        bucket: &str,
+        artifact: &Artifact,
+        progress: &mut dyn Progress,
+    ) -> Result<String, DeployError> {
+        let key = package_key(artifact.function.name(), &artifact.sha256);
+        let body = std::fs::read(&artifact.zip).map_err(|source| DeployError::Package {
+            path: artifact.zip.clone(),
+            source,
+        })?;
+        let uploaded =
+            artifacts::upload_if_absent(&self.s3, bucket, &key, body, "application/zip").await?;
+        progress.note(&format!(
+            "{:<13} {:>8} kB  {}  {}",
+            artifact.function.name(),
+            artifact.zip_size / 1000,
+            &artifact.sha256[..12],
+            if uploaded {
+                "uploaded"
+            } else {
+                "already in the bucket"
+            }
+        ));
+        Ok(key)
+    }
+
+    /// Uploads packages the way a deploy does, for a tool that makes functions of its own (the
+    /// cold-start measurement in AWS): the account's artifact bucket, made when missing, each
+    /// package under its content hash, only when absent. Returns where each one is, in order.
+    pub async fn upload_packages(
+        &self,
+        packages: &[Artifact],
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<PackageLocation>, DeployError> {
+        let caller = self.session.caller().await?;
+        let bucket = artifact_bucket_name(&caller.account, &self.session.region);
+        artifacts::ensure_bucket(&self.s3, &bucket, &self.session.region, progress).await?;
+        progress.step(&format!("uploading packages to s3://{bucket}"));
+        let mut locations = Vec::new();
+        for artifact in packages {
+            let key = self.upload_package(&bucket, artifact, progress).await?;
+            locations.push(PackageLocation {
+                bucket: bucket.clone(),
+                key,
+            });
+        }
+        Ok(locations)
     }
 
     /// The `<Function>CodeKey` parameter of each function of the deployment, with its package.
@@ -538,6 +579,15 @@ impl Deployer {
     /// The stack as it is, or `None` when there is none.
     pub async fn status(&self, stack_name: &str) -> Result<Option<StackSummary>, DeployError> {
         summary::describe(&self.cfn, stack_name, &self.session.region).await
+    }
+
+    /// The states of the stack's alarms (none when the environment sets no `alarms`).
+    pub async fn alarm_states(&self, summary: &StackSummary) -> Result<Vec<AlarmState>, DeployError> {
+        if summary.alarms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = aws_sdk_cloudwatch::Client::new(&self.session.config);
+        alarms::alarm_states(&client, &summary.alarms).await
     }
 
     pub fn session(&self) -> &Session {
