@@ -1,17 +1,24 @@
 //! `cargo xtask coldstart`: cold starts compared between the lith and FAT patterns on the local
 //! stack, against a floor (a hello-world lambda_http function built in the same profile), with a
 //! table, a JSON file of every raw sample (and the machine) and an SVG chart.
+//!
+//! With `--target aws`, the same comparison in AWS Lambda, across architectures and memory sizes
+//! too: the packages are built for each architecture and handed to `coldstart-aws`, which makes
+//! temporary functions beside the environment's stack and deletes them at the end (Ctrl-C
+//! included).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use packaging::{Pattern, Tool, Workspace};
+use packaging::{Architecture, Pattern, Tool, Workspace};
 use stack::EnvConfig;
 
+use crate::aws::{self, AwsArgs};
 use crate::bench::{build_measurement, run_measure};
-use crate::deploy::tool_command;
-use crate::local_store::StoreArgs;
+use crate::build;
+use crate::deploy::{Target, tool_command};
+use crate::local_store::{StoreArgs, StoreKind};
 use crate::template;
 use crate::ui;
 
@@ -40,6 +47,21 @@ pub struct Args {
     pub options: ColdstartOptions,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Where to measure: private local stacks, or AWS Lambda beside the environment's stack
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+    /// With --target aws: the architectures to compare, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = "x86_64,arm64")]
+    pub arch: Vec<Architecture>,
+    /// With --target aws: the memory sizes (MB) to compare, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = "128,512,1024")]
+    pub memory: Vec<u32>,
+    /// With --target aws: AWS profile (from ~/.aws/config) [default: AWS_PROFILE, else the default chain]
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// With --target aws: AWS region [default: the environment file's `region`]
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 /// Builds the floor in the functions' release profile (a cargo run of its own, as each function
@@ -63,6 +85,9 @@ fn build_floor(workspace: &Workspace, packages: &Path) -> Result<PathBuf> {
 }
 
 pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
+    if args.target == Target::Aws {
+        return in_aws(workspace, args);
+    }
     let options = args.options;
     if options.samples == 0 {
         bail!("--samples must be at least 1");
@@ -130,4 +155,158 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         workspace.display(&out.join("coldstart.svg"))
     ));
     Ok(())
+}
+
+/// `--target aws`: credentials first (nothing is built without them), then the packages of every
+/// architecture, then the measurement, with Ctrl-C wired to its interruption flag so that what it
+/// created is deleted before the command ends.
+fn in_aws(workspace: &Workspace, args: Args) -> Result<()> {
+    let options = &args.options;
+    if options.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    if args.store.store == StoreKind::Dynamodb {
+        bail!(
+            "--store is for the local stack: in AWS the functions use the stack's own data store \
+             (its DynamoDB table)"
+        );
+    }
+    let env = EnvConfig::load(&workspace.deploy_dir(), &options.env)?;
+    let runtime = aws::runtime()?;
+    let aws_args = AwsArgs {
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        yes: true,
+    };
+    let session = aws_args.connect(&runtime, &env)?;
+    ui::step(format_args!(
+        "AWS credentials found; measuring in {}",
+        session.destination()
+    ));
+
+    let mut packages = Vec::new();
+    for &architecture in &args.arch {
+        packages.extend(build::build(
+            workspace,
+            &packaging::route_functions_of(&options.patterns),
+            architecture,
+        )?);
+    }
+    let list = |items: Vec<String>| items.join(",");
+    let command = format!(
+        "cargo xtask coldstart --target aws --env {} --patterns {} --arch {} --memory {} --samples {}",
+        options.env,
+        list(
+            options
+                .patterns
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect()
+        ),
+        list(args.arch.iter().map(|a| a.as_str().to_owned()).collect()),
+        list(args.memory.iter().map(u32::to_string).collect()),
+        options.samples
+    );
+    let plan = coldstart_aws::Plan {
+        env: options.env.clone(),
+        config: env,
+        patterns: options.patterns.clone(),
+        architectures: args.arch.clone(),
+        memory_mb: args.memory.clone(),
+        samples: options.samples,
+        packages,
+        command,
+    };
+    let measurement = coldstart_aws::Measurement::new(session);
+    ui::step(format_args!(
+        "{} cold starts in temporary functions catalog-{}-cs{}-* (deleted at the end, Ctrl-C \
+         included)",
+        plan.cold_starts(),
+        options.env,
+        measurement.run_id()
+    ));
+    let interrupt = coldstart_aws::Interrupt::new();
+    let mut progress = coldstart_aws::TerminalProgress::new();
+    let outcome = runtime.block_on(async {
+        let on_ctrl_c = interrupt.clone();
+        let watcher = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.interrupt();
+            }
+        });
+        let outcome = measurement.run(&plan, &mut progress, &interrupt).await;
+        watcher.abort();
+        outcome
+    });
+    let run = match outcome {
+        Ok(run) => run,
+        Err(failed) => {
+            ui::note(format_args!("used before it stopped: {}", failed.cost));
+            return Err(failed.into());
+        }
+    };
+    let out = workspace.target_dir.join("coldstart-aws");
+    println!();
+    print!("{}", run.table());
+    println!();
+    ui::note(format_args!("cost: {}", run.cost));
+    ui::note(format_args!("functions: {}", run.functions.summary()));
+    let written = run
+        .write(&out)
+        .with_context(|| format!("writing into {}", out.display()))?;
+    println!();
+    for (kind, path) in written {
+        ui::note(format_args!("{kind:<6} {}", workspace.display(&path)));
+    }
+    ui::next(&format!(
+        "open {}",
+        workspace.display(&out.join("coldstart.svg"))
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn the_aws_run_takes_patterns_architectures_and_memory_sizes() {
+        let Cli { args } = Cli::parse_from([
+            "coldstart",
+            "--target",
+            "aws",
+            "--env",
+            "dev",
+            "--patterns",
+            "lith",
+            "--arch",
+            "arm64",
+            "--memory",
+            "256,2048",
+            "--samples",
+            "3",
+        ]);
+        assert_eq!(args.target, Target::Aws);
+        assert_eq!(args.options.patterns, [Pattern::Lith]);
+        assert_eq!(args.arch, [Architecture::Arm64]);
+        assert_eq!(args.memory, [256, 2048]);
+        assert_eq!(args.options.samples, 3);
+
+        // The issue's defaults: both patterns and architectures, three memory sizes, 10 samples,
+        // on the local stack unless told otherwise.
+        let Cli { args } = Cli::parse_from(["coldstart"]);
+        assert_eq!(args.target, Target::Local);
+        assert_eq!(args.options.patterns, [Pattern::Lith, Pattern::Fat]);
+        assert_eq!(args.arch, [Architecture::X86_64, Architecture::Arm64]);
+        assert_eq!(args.memory, [128, 512, 1024]);
+        assert_eq!(args.options.samples, 10);
+    }
 }

@@ -141,6 +141,23 @@ pub struct AwsRun {
     pub functions: Cleanup,
 }
 
+impl AwsRun {
+    /// The table and the lith/fat ratios, as the local command prints them, with the
+    /// architecture and the memory size as columns.
+    pub fn table(&self) -> String {
+        measure::coldstart::render_tables(&self.run)
+    }
+
+    /// Writes `coldstart.json` (this run, every raw sample, what was created and what it cost),
+    /// `coldstart.svg` and `coldstart.txt` into `dir`; returns their paths by kind.
+    pub fn write(
+        &self,
+        dir: &std::path::Path,
+    ) -> std::io::Result<BTreeMap<&'static str, std::path::PathBuf>> {
+        measure::coldstart::write_outputs_with(self, &self.run, dir)
+    }
+}
+
 /// A run that failed or was interrupted, with what it cleaned up.
 #[derive(Debug, thiserror::Error)]
 #[error("{error}; {}", cleanup.summary())]

@@ -134,8 +134,7 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
 
     // The table, ratios, JSON and chart of the local command, with the further dimensions.
     let out = tempfile::tempdir().unwrap();
-    let written =
-        measure::coldstart::write_outputs_with(&run, &run.run, out.path()).expect("written");
+    let written = run.write(out.path()).expect("written");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&written["json"]).unwrap()).unwrap();
     assert_eq!(json["aws_region"], REGION);
@@ -144,7 +143,8 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
     assert_eq!(json["cost"]["usage"]["requests"], 48);
     let svg = std::fs::read_to_string(&written["svg"]).unwrap();
     assert!(svg.contains("lith arm64 512 MB") && svg.contains("fat x86_64 128 MB"));
-    let table = measure::coldstart::render_tables(&run.run);
+    let table = run.table();
+    assert_eq!(std::fs::read_to_string(&written["table"]).unwrap(), table);
     // The fake's lith starts 12 ms slower than its fat: the ratios say so per dimension.
     assert!(table.contains("projects arm64 512 MB"), "{table}");
     assert!(
