@@ -1,5 +1,5 @@
 //! `cargo xtask status --target aws`: what an environment's stack is now: status, pattern,
-//! architecture, last update, URL, functions, IP sets and outputs.
+//! architecture, last update, URL, functions, IP sets and outputs, and its alarms' states.
 
 use anyhow::{Result, bail};
 use deployer::Deployer;
@@ -35,6 +35,11 @@ pub fn run(workspace: &Workspace, Args { which: args }: Args) -> Result<()> {
     match aws::until_interrupted(&runtime, &args.env, deployer.status(&stack_name))? {
         Some(summary) => {
             aws::print_summary(&summary);
+            if !summary.alarms.is_empty() {
+                let states =
+                    aws::until_interrupted(&runtime, &args.env, deployer.alarm_states(&summary))?;
+                print_alarms(&states);
+            }
             let pattern = summary.pattern.as_deref().unwrap_or("lith");
             ui::next(&format!(
                 "cargo xtask deploy --pattern {pattern} --target aws --env {}",
@@ -53,4 +58,28 @@ pub fn run(workspace: &Workspace, Args { which: args }: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The alarms' states, those firing first, each with CloudWatch's reason.
+fn print_alarms(states: &[deployer::AlarmState]) {
+    let mut sorted: Vec<&deployer::AlarmState> = states.iter().collect();
+    sorted.sort_by_key(|s| (s.state != "ALARM", s.state != "INSUFFICIENT_DATA"));
+    let mut table = ui::Table::new(["alarm", "state", "since", "reason"]);
+    for alarm in sorted {
+        table.row([
+            alarm.name.clone(),
+            alarm.state.clone(),
+            alarm.since.clone().unwrap_or_else(|| "-".into()),
+            alarm.reason.clone(),
+        ]);
+    }
+    println!();
+    table.print();
+    let firing = states.iter().filter(|s| s.state == "ALARM").count();
+    if firing > 0 {
+        ui::note(format_args!(
+            "{firing} of {} alarms firing: see the dashboard (output Dashboard)",
+            states.len()
+        ));
+    }
 }

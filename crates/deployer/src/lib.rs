@@ -7,20 +7,20 @@
 //! Everything it says goes through [`Progress`], so the terminal display and the tests see the
 //! same events.
 
+mod alarms;
 mod artifacts;
 mod changeset;
 mod error;
 mod events;
-mod alarms;
 mod logging_role;
 mod operations;
 mod progress;
 mod summary;
 mod tables;
 
+pub use alarms::AlarmState;
 pub use artifacts::{artifact_bucket_name, package_key};
 pub use changeset::ResourceChange;
-pub use alarms::AlarmState;
 pub use error::DeployError;
 pub use events::{Failure, StackEvent};
 pub use logging_role::LOGGING_ROLE_STACK;

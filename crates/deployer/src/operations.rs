@@ -582,7 +582,10 @@ impl Deployer {
     }
 
     /// The states of the stack's alarms (none when the environment sets no `alarms`).
-    pub async fn alarm_states(&self, summary: &StackSummary) -> Result<Vec<AlarmState>, DeployError> {
+    pub async fn alarm_states(
+        &self,
+        summary: &StackSummary,
+    ) -> Result<Vec<AlarmState>, DeployError> {
         if summary.alarms.is_empty() {
             return Ok(Vec::new());
         }

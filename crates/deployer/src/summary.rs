@@ -23,10 +23,12 @@ pub struct StackSummary {
     pub functions: Vec<String>,
     /// WAF IP sets, as `name (id)`.
     pub ip_sets: Vec<String>,
+    /// CloudWatch alarm names (an environment with `alarms` in deploy/envs has them).
+    pub alarms: Vec<String>,
     pub outputs: Vec<(String, String)>,
 }
 
-fn format_time(time: &aws_smithy_types::DateTime) -> Option<String> {
+pub(crate) fn format_time(time: &aws_smithy_types::DateTime) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(time.secs()).ok()?;
     Some(format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
@@ -151,6 +153,7 @@ pub async fn describe(
         url,
         functions: physical("AWS::Lambda::Function"),
         ip_sets,
+        alarms: physical("AWS::CloudWatch::Alarm"),
         outputs,
         id,
     }))

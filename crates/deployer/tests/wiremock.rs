@@ -1071,3 +1071,124 @@ async fn destroy_ends_when_the_stack_no_longer_exists() {
         }
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Status: the alarms' states
+
+/// CloudWatch's DescribeAlarms in the Smithy RPC v2 CBOR protocol the SDK speaks (POST
+/// /service/GraniteServiceVersion20100801/operation/DescribeAlarms; the answer a CBOR map with
+/// `MetricAlarms`, each with `AlarmName`, `StateValue`, `StateReason` and
+/// `StateUpdatedTimestamp`, as the CloudWatch API reference's DescribeAlarms names them).
+fn describe_alarms(alarms: &[(&str, &str, &str)]) -> ResponseTemplate {
+    let mut encoder = aws_smithy_cbor::Encoder::new(Vec::new());
+    encoder.map(1).str("MetricAlarms").array(alarms.len());
+    for (name, state, reason) in alarms {
+        encoder
+            .map(4)
+            .str("AlarmName")
+            .str(name)
+            .str("StateValue")
+            .str(state)
+            .str("StateReason")
+            .str(reason)
+            .str("StateUpdatedTimestamp")
+            .timestamp(&aws_smithy_types::DateTime::from_secs(1_796_119_200));
+    }
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/cbor")
+        .insert_header("smithy-protocol", "rpc-v2-cbor")
+        .set_body_bytes(encoder.into_writer())
+}
+
+/// `status` lists a stack's alarms (from its resources), and the states come from CloudWatch,
+/// asked once for all of them by name.
+#[tokio::test]
+async fn status_lists_the_alarms_and_their_states() {
+    let server = MockServer::start().await;
+    call_on("DescribeStacks", STACK)
+        .respond_with(deployed_stack())
+        .mount(&server)
+        .await;
+    let mut resources = deployed_resources();
+    resources.push(resource_xml(
+        "ApiLatencyAlarm",
+        "AWS::CloudWatch::Alarm",
+        "catalog-dev-ApiLatencyAlarm-1A2B3C",
+    ));
+    resources.push(resource_xml(
+        "LithErrorsAlarm",
+        "AWS::CloudWatch::Alarm",
+        "catalog-dev-LithErrorsAlarm-4D5E6F",
+    ));
+    call_on("ListStackResources", STACK_ID)
+        .respond_with(list_stack_resources(&resources))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(
+            "/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+        ))
+        .respond_with(describe_alarms(&[
+            (
+                "catalog-dev-LithErrorsAlarm-4D5E6F",
+                "ALARM",
+                "Threshold Crossed: 1 datapoint [3.0] was greater than or equal to the threshold (1.0).",
+            ),
+            (
+                "catalog-dev-ApiLatencyAlarm-1A2B3C",
+                "OK",
+                "Threshold Crossed: no datapoints were received.",
+            ),
+        ]))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let deployer = deployer(&server);
+    let summary = deployer.status(STACK).await.unwrap().expect("the stack");
+    assert_eq!(
+        summary.alarms,
+        [
+            "catalog-dev-ApiLatencyAlarm-1A2B3C",
+            "catalog-dev-LithErrorsAlarm-4D5E6F"
+        ]
+    );
+    let states = deployer.alarm_states(&summary).await.unwrap();
+    let seen: Vec<(&str, &str)> = states
+        .iter()
+        .map(|s| (s.name.as_str(), s.state.as_str()))
+        .collect();
+    // In the stack's order, whatever order CloudWatch answers in.
+    assert_eq!(
+        seen,
+        [
+            ("catalog-dev-ApiLatencyAlarm-1A2B3C", "OK"),
+            ("catalog-dev-LithErrorsAlarm-4D5E6F", "ALARM")
+        ]
+    );
+    assert!(states[1].reason.starts_with("Threshold Crossed"));
+    assert_eq!(states[1].since.as_deref(), Some("2026-12-01 10:00:00 UTC"));
+}
+
+/// Without alarms (dev), CloudWatch is not asked at all.
+#[tokio::test]
+async fn status_without_alarms_does_not_ask_cloudwatch() {
+    let server = MockServer::start().await;
+    call_on("DescribeStacks", STACK)
+        .respond_with(deployed_stack())
+        .mount(&server)
+        .await;
+    mount_deployed_resources(&server).await;
+    let deployer = deployer(&server);
+    let summary = deployer.status(STACK).await.unwrap().expect("the stack");
+    assert!(summary.alarms.is_empty());
+    assert!(deployer.alarm_states(&summary).await.unwrap().is_empty());
+    assert!(
+        !sent(&server)
+            .await
+            .iter()
+            .any(|call| call.contains("DescribeAlarms")),
+        "{:?}",
+        sent(&server).await
+    );
+}
