@@ -414,6 +414,32 @@ mod tests {
     }
 
     #[test]
+    fn the_local_stack_is_told_which_settings_only_aws_acts_on() {
+        let plain = EnvConfig::parse(GOOD, "x.toml").unwrap();
+        assert!(plain.settings_not_emulated_locally().is_empty());
+        assert!(plain.access_logging());
+        let production = EnvConfig::parse(
+            &GOOD.replace(
+                "[[user_pools]]",
+                "tracing = true\napigateway_logging_role = \"off\"\n\
+                 alarms = { email = \"ops@example.com\" }\n\
+                 vpc = { subnet_ids = [\"subnet-0a1b\"], security_group_ids = [\"sg-0c2d\"] }\n\
+                 [[user_pools]]",
+            ),
+            "x.toml",
+        )
+        .unwrap();
+        let named: Vec<&str> = production
+            .settings_not_emulated_locally()
+            .iter()
+            .map(|s| s.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(named, ["vpc", "alarms", "tracing"]);
+        assert!(!production.access_logging());
+        assert_eq!(production.alarms.unwrap().p99_ms, 1000, "the default");
+    }
+
+    #[test]
     fn mistakes_are_named_with_the_file_and_the_fix() {
         let cases = [
             (
