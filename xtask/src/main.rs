@@ -6,6 +6,7 @@ mod build;
 mod coldstart;
 mod deploy;
 mod destroy;
+mod fuzz;
 mod ip;
 mod load;
 mod local_store;
@@ -45,6 +46,8 @@ enum Command {
     Deploy(deploy::Args),
     /// Delete an environment's stack in AWS (the artifact bucket is kept)
     Destroy(destroy::Args),
+    /// Fuzz the parsers and verifiers at the edge (cargo-fuzz, nightly): execs/s per target, crashes
+    Fuzz(fuzz::Args),
     /// Manage the WAF IP allow-list: allow, revoke, list and flush addresses
     Ip(ip::Args),
     /// Load a pattern on a private local stack (or --url): requests/s, latencies, lost writes
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Coldstart(args) => coldstart::run(&workspace, args),
         Command::Deploy(args) => deploy::run(&workspace, args),
         Command::Destroy(args) => destroy::run(&workspace, args),
+        Command::Fuzz(args) => fuzz::run(&workspace, args),
         Command::Ip(args) => ip::run(&workspace, args),
         Command::Load(args) => load::run(&workspace, args),
         Command::Moto(args) => moto::run(&workspace, args),
