@@ -636,8 +636,9 @@ async fn a_corrupt_ip_set_file_stops_the_stack_naming_the_file_and_the_fix() {
     assert!(message.contains("cargo xtask ip allow"), "{message}");
 }
 
-/// An IP set file corrupted while the stack runs: the WAF blocks everyone it covers (403, never
-/// allow-all), `gateway.log` names the file and the fix, and following the fix restores access.
+/// An IP set file corrupted (or unreadable) while the stack runs: the WAF blocks everyone it
+/// covers (403, never allow-all), `gateway.log` names the file and the fix, and following the
+/// fix restores access.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ip_set_file_corrupted_while_running_blocks_and_names_itself() {
     let stack = TestStack::start(Pattern::Lith).await;
@@ -669,6 +670,21 @@ async fn an_ip_set_file_corrupted_while_running_blocks_and_names_itself() {
 
     std::fs::remove_file(&file).unwrap();
     allow_ip(stack.state_dir(), LOCALHOST);
+    assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
+
+    // Unreadable rather than corrupt (a directory where the file belongs): blocked too.
+    let kept = file.with_extension("kept");
+    std::fs::rename(&file, &kept).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let blocked = stack.get("/dev/api/v0/projects").await;
+    assert_eq!(blocked.status, 403, "{}", blocked.text);
+    let unreadable = format!("could not read {}", file.display());
+    wait_for_lines(&stack.log_path("gateway"), |lines| {
+        lines.iter().any(|line| line.contains(&unreadable))
+    })
+    .await;
+    std::fs::remove_dir(&file).unwrap();
+    std::fs::rename(&kept, &file).unwrap();
     assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
     stack.stop().await;
 }
