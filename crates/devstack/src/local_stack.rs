@@ -17,7 +17,7 @@ use crate::cognito::{Authorizer, LocalIssuer, TrustedPool};
 use crate::connection::{ClientConnection, LocalAddr, RecordingListener};
 use crate::environment::FunctionConfig;
 use crate::gateway::{Gateway, WafGate};
-use crate::log::{LogLine, LogSink, LogStream};
+use crate::log::{LogLine, LogRotation, LogSink, LogStream};
 use crate::pool::FunctionPool;
 
 /// Whose keys the authorizer trusts for each configured pool.
@@ -71,6 +71,9 @@ pub struct LocalStackConfig {
     pub function_env: BTreeMap<String, String>,
     /// Also print function, platform and access log lines on stdout.
     pub console: bool,
+    /// How large each log file under `<state_dir>/logs` may grow and how many older files are
+    /// kept ([`LogRotation::DEFAULT`] unless set).
+    pub log_rotation: LogRotation,
     /// How often the allow-list janitor flushes expired entries from the WAF's IP sets, as the
     /// template's schedule says for AWS (see [`stack::janitor_period`]); `None`: never.
     pub janitor_period: Option<Duration>,
@@ -97,6 +100,7 @@ impl LocalStackConfig {
             idle_timeout: Duration::from_secs(300),
             function_env: BTreeMap::new(),
             console: false,
+            log_rotation: LogRotation::DEFAULT,
             janitor_period: None,
         }
     }
@@ -200,10 +204,10 @@ impl LocalStack {
         let _ = std::fs::remove_dir_all(&runtime_dir);
         std::fs::create_dir_all(&runtime_dir).map_err(io("creating", &runtime_dir))?;
 
-        let console = config.console;
+        let (console, log_rotation) = (config.console, config.log_rotation);
         let sink = |name: &str| -> Result<LogSink, StackError> {
             let path = logs_dir.join(format!("{name}.log"));
-            let file = LogSink::file(&path).map_err(io("opening", &path))?;
+            let file = LogSink::rotating_file(&path, log_rotation).map_err(io("opening", &path))?;
             Ok(if console {
                 file.also(|line: &LogLine| println!("[{}] {}", line.function, line.text))
             } else {

@@ -19,7 +19,7 @@ use crate::log::{LogLine, LogSink, LogStream};
 /// What an invocation through the pool can end in, besides a response.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    /// Every allowed environment is busy: Lambda throttles (API Gateway answers 429).
+    /// Every allowed environment is busy: Lambda throttles (API Gateway answers 500).
     #[error("{function}: all {limit} execution environments are busy")]
     Throttled { function: String, limit: usize },
     #[error("starting an execution environment: {0}")]
