@@ -63,6 +63,13 @@ pub fn adapt(mut request: Request) -> Request {
     let raw_path = request.raw_http_path().to_owned();
     if !raw_path.is_empty() {
         let path = utf8_percent_encode(&raw_path, NOT_IN_PATH).to_string();
+        // API Gateway's paths start with `/`; an event invoked by other means need not, and a URI
+        // path without one is refused below, which would leave lambda_http's stage-prefixed path.
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
         let path_and_query = match request.uri().query() {
             Some(query) => format!("{path}?{query}"),
             None => path,

@@ -83,6 +83,19 @@ async fn a_doubled_stage_reaches_no_route() {
 }
 
 #[tokio::test]
+async fn a_path_without_its_slash_is_still_routed_without_the_stage() {
+    // Found by `cargo xtask fuzz` (rest_event): such a path made no URI, and the request kept
+    // lambda_http's path, the stage in front (`/dev)api/...`, `/devdev/api/v0`).
+    let (status, _, body) = send(&event("GET", "api/v0", None, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["links"]["projects"], "/dev/api/v0/projects");
+    let (status, _, body) = send(&event("GET", "dev/api/v0", None, None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let request = lambda_http::request::from_str(&event("GET", ")api/v0", None, None)).unwrap();
+    assert_eq!(adapt(request).uri().path(), "/)api/v0");
+}
+
+#[tokio::test]
 async fn dot_segments_are_not_resolved_into_another_route() {
     let (status, _, _) = send(&event("GET", "/api/v0/x/../projects", None, None)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
