@@ -219,9 +219,7 @@ fn in_aws(workspace: &Workspace, args: Args) -> Result<()> {
     };
     let measurement = coldstart_aws::Measurement::new(session);
     ui::step(format_args!(
-        "{} cold starts in temporary functions catalog-{}-cs{}-* (deleted at the end, Ctrl-C \
-         included)",
-        plan.cold_starts(),
+        "measuring in temporary functions catalog-{}-cs{}-* (deleted at the end, Ctrl-C included)",
         options.env,
         measurement.run_id()
     ));

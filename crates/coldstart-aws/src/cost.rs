@@ -29,9 +29,13 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// One invocation billed `billed_ms` at `memory_mb`.
-    pub fn add(&mut self, architecture: Architecture, memory_mb: u32, billed_ms: u64) {
+    /// One request sent (counted whether or not its report is read).
+    pub fn invoked(&mut self) {
         self.requests += 1;
+    }
+
+    /// An invocation's billed duration at `memory_mb`.
+    pub fn billed(&mut self, architecture: Architecture, memory_mb: u32, billed_ms: u64) {
         let gb_seconds = billed_ms as f64 / 1000.0 * f64::from(memory_mb) / 1024.0;
         match architecture {
             Architecture::X86_64 => self.gb_seconds_x86_64 += gb_seconds,
@@ -88,9 +92,14 @@ mod tests {
     fn gb_seconds_and_requests_at_the_published_prices() {
         let mut usage = Usage::default();
         // 1024 MB for 1 s is one GB-second; 512 MB for 2 s is another.
-        usage.add(Architecture::X86_64, 1024, 1000);
-        usage.add(Architecture::X86_64, 512, 2000);
-        usage.add(Architecture::Arm64, 128, 8000);
+        for (architecture, memory, billed) in [
+            (Architecture::X86_64, 1024, 1000),
+            (Architecture::X86_64, 512, 2000),
+            (Architecture::Arm64, 128, 8000),
+        ] {
+            usage.invoked();
+            usage.billed(architecture, memory, billed);
+        }
         assert_eq!(usage.requests, 3);
         assert_eq!(usage.gb_seconds_x86_64, 2.0);
         assert_eq!(usage.gb_seconds_arm64, 1.0);

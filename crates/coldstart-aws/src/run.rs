@@ -188,6 +188,13 @@ struct StackFacts {
     api_id: Option<String>,
 }
 
+/// A measurement function, what it is like, and the event it is invoked with.
+struct Subject<'a> {
+    name: &'a str,
+    like: &'a StackFunction,
+    event: &'a [u8],
+}
+
 /// One function to measure: a pattern's function serving one group, built for one architecture.
 struct Target<'p> {
     pattern: Pattern,
@@ -364,9 +371,18 @@ impl Measurement {
                 group.binary_bytes = Some(target.package.binary_size);
                 for sample in 1..=plan.samples {
                     let (report, round_trip) = self
-                        .cold_start(&name, stack_function, memory, sample, &event, progress)
+                        .cold_start(
+                            &Subject {
+                                name: &name,
+                                like: stack_function,
+                                event: &event,
+                            },
+                            (memory, sample),
+                            progress,
+                            usage,
+                        )
                         .await?;
-                    usage.add(
+                    usage.billed(
                         target.architecture,
                         memory,
                         report.billed_duration_ms.unwrap_or_else(|| {
@@ -651,13 +667,12 @@ impl Measurement {
     /// the Invoke's round trip in ms.
     async fn cold_start(
         &self,
-        name: &str,
-        like: &StackFunction,
-        memory: u32,
-        sample: usize,
-        event: &[u8],
+        subject: &Subject<'_>,
+        (memory, sample): (u32, usize),
         progress: &mut dyn Progress,
+        usage: &mut Usage,
     ) -> Result<(Report, f64), ColdstartError> {
+        let Subject { name, like, event } = *subject;
         self.lambda
             .update_function_configuration()
             .function_name(name)
@@ -680,6 +695,7 @@ impl Measurement {
             .send()
             .await
             .map_err(aws(format!("invoking {name}")))?;
+        usage.invoked();
         let round_trip = started.elapsed().as_secs_f64() * 1000.0;
         let tail = output
             .log_result()

@@ -198,7 +198,11 @@ async fn a_function_error_stops_the_run_and_deletes_what_it_created() {
         &[128, 256],
         1,
     );
-    let RunError { error, cleanup, .. } = measurement(&server)
+    let RunError {
+        error,
+        cleanup,
+        cost,
+    } = measurement(&server)
         .run(&plan, &mut Recorder::default(), &Interrupt::new())
         .await
         .unwrap_err();
@@ -220,6 +224,10 @@ async fn a_function_error_stops_the_run_and_deletes_what_it_created() {
     assert!(
         log.contains("START RequestId:"),
         "the log tail is shown: {log}"
+    );
+    assert_eq!(
+        cost.usage.requests, 3,
+        "the failed invocation is a request too"
     );
     assert_eq!(cleanup.created.len(), 2, "{cleanup:?}");
     assert_eq!(cleanup.deleted, cleanup.created);

@@ -437,11 +437,11 @@ impl Respond for FakeLambda {
                 } else {
                     answer = answer.set_body_json(json!({"statusCode": 200, "headers": {"content-type": "application/json"}, "multiValueHeaders": {}, "body": "{\"items\":[]}", "isBase64Encoded": false}));
                 }
-                if let Some((n, interrupt)) = &self.behaviour.interrupt_on_invoke {
-                    if *n == invocation_number {
-                        interrupt.interrupt();
-                        answer = answer.set_delay(Duration::from_millis(500));
-                    }
+                if let Some((n, interrupt)) = &self.behaviour.interrupt_on_invoke
+                    && *n == invocation_number
+                {
+                    interrupt.interrupt();
+                    answer = answer.set_delay(Duration::from_millis(500));
                 }
                 answer
             }
