@@ -549,6 +549,18 @@ proptest! {
     }
 
     #[test]
+    fn any_event_path_is_routed_as_itself_never_with_the_stage(
+        path in prop_oneof!["/\\PC{0,24}", "\\PC{1,24}", "/dev/[a-z/]{0,8}"],
+    ) {
+        // API Gateway's paths start with `/`; a function invoked directly may get anything.
+        let mut request = ProxyRequest::new("GET", "dev", "/");
+        request.path = path.clone();
+        let got = delivered(&request);
+        let expected = if path.starts_with('/') { path.clone() } else { format!("/{path}") };
+        prop_assert_eq!(percent_decoded(got.uri().path()), expected.into_bytes());
+    }
+
+    #[test]
     fn a_function_response_reads_back_as_it_was_sent((status, headers, body) in function_response()) {
         use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyResponse;
         // As lambda_http serializes what the router returned (crates/lambda-adapter).
