@@ -62,6 +62,14 @@ pub struct Args {
     /// With --target aws: AWS region [default: the environment file's `region`]
     #[arg(long)]
     pub region: Option<String>,
+    /// With --target aws: measure the packages `cargo xtask build --arch A` left in
+    /// target/lambda/<A> instead of building them
+    #[arg(long)]
+    pub no_build: bool,
+    /// Where to write coldstart.json, .svg and .txt [default: target/coldstart, or
+    /// target/coldstart-aws with --target aws]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Builds the floor in the functions' release profile (a cargo run of its own, as each function
@@ -88,6 +96,9 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
     if args.target == Target::Aws {
         return in_aws(workspace, args);
     }
+    if args.no_build {
+        bail!("--no-build is for --target aws: the local measurement builds what it runs");
+    }
     let options = args.options;
     if options.samples == 0 {
         bail!("--samples must be at least 1");
@@ -105,7 +116,10 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         &env.region,
         &format!("catalog-{}-coldstart", options.env),
     )?;
-    let out = workspace.target_dir.join("coldstart");
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace.target_dir.join("coldstart"));
     let recorded = format!(
         "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {} --store {}",
         options
@@ -184,13 +198,33 @@ fn in_aws(workspace: &Workspace, args: Args) -> Result<()> {
         session.destination()
     ));
 
+    let functions = packaging::route_functions_of(&options.patterns);
     let mut packages = Vec::new();
     for &architecture in &args.arch {
-        packages.extend(build::build(
-            workspace,
-            &packaging::route_functions_of(&options.patterns),
-            architecture,
-        )?);
+        if !args.no_build {
+            packages.extend(build::build(workspace, &functions, architecture)?);
+            continue;
+        }
+        let dir = workspace.lambda_dir(architecture);
+        for &function in &functions {
+            let artifact =
+                packaging::read_artifact(&dir, function, architecture).with_context(|| {
+                    format!(
+                        "--no-build: no {} package for {} in {}; build it with `cargo xtask \
+                         build --arch {}`",
+                        function.name(),
+                        architecture.as_str(),
+                        workspace.display(&dir),
+                        architecture.as_str()
+                    )
+                })?;
+            packages.push(artifact);
+        }
+        ui::step(format_args!(
+            "the {} packages as built in {} (--no-build)",
+            architecture.as_str(),
+            workspace.display(&dir)
+        ));
     }
     let list = |items: Vec<String>| items.join(",");
     let command = format!(
@@ -243,7 +277,10 @@ fn in_aws(workspace: &Workspace, args: Args) -> Result<()> {
             return Err(failed.into());
         }
     };
-    let out = workspace.target_dir.join("coldstart-aws");
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace.target_dir.join("coldstart-aws"));
     println!();
     print!("{}", run.table());
     println!();

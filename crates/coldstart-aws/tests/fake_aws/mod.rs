@@ -68,6 +68,9 @@ pub struct Behaviour {
     /// The CreateFunction (counted from 1) during which Ctrl-C is pressed: the function is made,
     /// the answer comes late.
     pub interrupt_on_create: Option<(usize, Interrupt)>,
+    /// The Invoke (counted from 1) whose answer comes this late: time for a test to press Ctrl-C
+    /// on a command in another process.
+    pub slow_invoke: Option<(usize, Duration)>,
 }
 
 impl Default for Behaviour {
@@ -79,6 +82,7 @@ impl Default for Behaviour {
             update_fails_on: None,
             interrupt_on_invoke: None,
             interrupt_on_create: None,
+            slow_invoke: None,
         }
     }
 }
@@ -258,8 +262,8 @@ impl Respond for FakeLambda {
                     name.clone(),
                     FakeFunction {
                         configuration: configuration.clone(),
-                        // Pending for one look.
-                        in_progress: 1,
+                        // Pending for one look (none when updates take no looks either).
+                        in_progress: self.behaviour.polls_in_progress.min(1),
                         update_failed: false,
                         cold: true,
                     },
@@ -436,6 +440,11 @@ impl Respond for FakeLambda {
                         .set_body_json(json!({"errorType": "Runtime.ExitError", "errorMessage": "RequestId: x Error: Runtime exited with error: exit status 101"}));
                 } else {
                     answer = answer.set_body_json(json!({"statusCode": 200, "headers": {"content-type": "application/json"}, "multiValueHeaders": {}, "body": "{\"items\":[]}", "isBase64Encoded": false}));
+                }
+                if let Some((n, delay)) = self.behaviour.slow_invoke
+                    && n == invocation_number
+                {
+                    answer = answer.set_delay(delay);
                 }
                 if let Some((n, interrupt)) = &self.behaviour.interrupt_on_invoke
                     && *n == invocation_number
