@@ -16,7 +16,7 @@ use aws_session::Session;
 use aws_types::request_id::RequestId;
 use base64::Engine;
 use deployer::Deployer;
-use measure::coldstart::{ColdstartRun, GroupResult, PatternResult, probe_path};
+use measure::coldstart::{ColdstartRun, ForceColdStart, GroupResult, PatternResult, probe_path};
 use packaging::{Architecture, Artifact};
 use platform_report::Report;
 use proxy_event::ProxyRequest;
@@ -193,6 +193,38 @@ struct Subject<'a> {
     name: &'a str,
     like: &'a StackFunction,
     event: &'a [u8],
+}
+
+/// The AWS way to force a cold start: a configuration change (the memory size, and the sample's
+/// number in a variable, so that every sample changes it), waited for until LastUpdateStatus is
+/// Successful; Lambda then starts the next invocation in a new execution environment.
+struct ConfigurationChange<'a> {
+    measurement: &'a Measurement,
+    subject: &'a Subject<'a>,
+    memory: u32,
+}
+
+impl ForceColdStart for ConfigurationChange<'_> {
+    type Error = ColdstartError;
+
+    async fn force_cold_start(&mut self, sample: usize) -> Result<(), ColdstartError> {
+        let (name, memory) = (self.subject.name, self.memory);
+        self.measurement
+            .lambda
+            .update_function_configuration()
+            .function_name(name)
+            .memory_size(memory as i32)
+            .environment(environment(
+                &self.subject.like.variables,
+                &format!("{memory}-{sample}"),
+            ))
+            .send()
+            .await
+            .map_err(aws(format!("changing the configuration of {name}")))?;
+        self.measurement
+            .wait_until_ready(name, "the configuration update")
+            .await
+    }
 }
 
 /// One function to measure: a pattern's function serving one group, built for one architecture.
@@ -662,8 +694,7 @@ impl Measurement {
         }
     }
 
-    /// One forced cold start: a configuration change (memory size, and the sample's number in a
-    /// variable, so every sample changes it), waited for, then the Invoke. Returns the report and
+    /// One forced cold start ([`ConfigurationChange`]), then the Invoke. Returns the report and
     /// the Invoke's round trip in ms.
     async fn cold_start(
         &self,
@@ -672,17 +703,14 @@ impl Measurement {
         progress: &mut dyn Progress,
         usage: &mut Usage,
     ) -> Result<(Report, f64), ColdstartError> {
-        let Subject { name, like, event } = *subject;
-        self.lambda
-            .update_function_configuration()
-            .function_name(name)
-            .memory_size(memory as i32)
-            .environment(environment(&like.variables, &format!("{memory}-{sample}")))
-            .send()
-            .await
-            .map_err(aws(format!("changing the configuration of {name}")))?;
-        self.wait_until_ready(name, "the configuration update")
-            .await?;
+        let Subject { name, event, .. } = *subject;
+        ConfigurationChange {
+            measurement: self,
+            subject,
+            memory,
+        }
+        .force_cold_start(sample)
+        .await?;
 
         let started = Instant::now();
         let output = self

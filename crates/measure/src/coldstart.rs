@@ -49,6 +49,22 @@ pub fn probe_path(group: &str) -> String {
     }
 }
 
+/// Forcing a cold start, one interface for both measurements: whatever makes the next request to
+/// a function start a new execution environment. Locally the function's idle environments are
+/// stopped, as Lambda reclaims them after idling ([`local`]); in AWS the function's configuration
+/// changes and Lambda is waited for until the update is done (crates/coldstart-aws). Either way a
+/// sample counts as cold only if its report then carries an Init Duration
+/// ([`GroupResult::record`]).
+pub trait ForceColdStart {
+    type Error;
+
+    /// Makes the next request start a new execution environment; `sample` numbers it (from 1).
+    fn force_cold_start(
+        &mut self,
+        sample: usize,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>>;
+}
+
 /// One forced cold start.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColdSample {

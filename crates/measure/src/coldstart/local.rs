@@ -10,7 +10,7 @@ use devstack::ExecutionEnvironment;
 use devstack::proxy::ProxyRequest;
 use platform_report::ReportTail;
 
-use super::{FLOOR, GroupResult, PatternResult, probe_path};
+use super::{FLOOR, ForceColdStart, GroupResult, PatternResult, probe_path};
 use crate::private_stack::{
     MeasureError, function_log, read_new, start_private_stack_with, timed_get, wait_for_reports,
 };
@@ -97,13 +97,9 @@ pub async fn measure_pattern(
         };
         let run: Result<(), MeasureError> = async {
             for sample in 1..=samples {
-                // A fresh execution environment: stop the idle ones, as Lambda does after idling.
                 if let Some(pool) = &pool {
-                    pool.shutdown().await;
-                    // Every report of earlier requests into the file (the log writer runs
-                    // behind the responses), then past them: the next report is this sample's.
-                    let log = pool.log().clone();
-                    let _ = tokio::task::spawn_blocking(move || log.flush()).await;
+                    let Ok(()) = IdleEnvironments(pool).force_cold_start(sample).await;
+                    // Past the reports of earlier requests: the next report is this sample's.
                     read_new(&mut tail)?;
                 }
                 let latency = timed_get(&client, &url).await?;
@@ -145,6 +141,23 @@ pub async fn measure_pattern(
         memory_mb: None,
         groups,
     })
+}
+
+/// The local way to force a cold start: stop the function's idle execution environments, as
+/// Lambda does after idling, so the next request starts a new process.
+struct IdleEnvironments<'a>(&'a devstack::pool::FunctionPool);
+
+impl ForceColdStart for IdleEnvironments<'_> {
+    type Error = std::convert::Infallible;
+
+    async fn force_cold_start(&mut self, _sample: usize) -> Result<(), Self::Error> {
+        self.0.shutdown().await;
+        // Every report of earlier requests into the file (the log writer runs behind the
+        // responses), so that reading past them leaves only what comes next.
+        let log = self.0.log().clone();
+        let _ = tokio::task::spawn_blocking(move || log.flush()).await;
+        Ok(())
+    }
 }
 
 /// What to measure for the floor: a hello-world lambda_http function (crates/coldstart-floor)
