@@ -27,6 +27,11 @@ use serde_json::{Map, Value, json};
 use stack::Pattern;
 use waf::{AllowListBackend, Cidr, IpSetNames, IpVersion, LocalBackend};
 
+/// A header case: what it is, the headers sent, the status expected.
+type HeaderCase<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, u16);
+/// A body case: what it is, the content type, the body, the status and error expected.
+type BodyCase<'a> = (&'a str, Option<&'a [u8]>, Vec<u8>, u16, &'a str);
+
 e2e::both_patterns!(
     forged_and_malformed_tokens_are_refused,
     a_token_missing_sub_or_username_never_writes_anonymously,
@@ -368,7 +373,7 @@ async fn abused_authorization_headers_are_refused(pattern: Pattern) {
     // bytes" (docs: api-gateway-execution-service-limits-table). The status beyond it is 431, as
     // recorded behind API Gateway at backbencher.dev ("431 Status Code With Request Header Fields
     // Too Large"); AWS's body for it is not verified.
-    let cases: Vec<(&str, Vec<(&str, &[u8])>, u16)> = vec![
+    let cases: Vec<HeaderCase> = vec![
         (
             "an Authorization header of 11 KiB",
             vec![("Authorization", padding.as_bytes())],
@@ -961,7 +966,7 @@ async fn hostile_bodies_are_refused_and_write_nothing(pattern: Pattern) {
     nested_objects.push_str(&"}".repeat(200));
     let nested_objects = format!(r#"{{"name": "Deep", "description": {nested_objects}}}"#);
 
-    let cases: Vec<(&str, Option<&[u8]>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BodyCase> = vec![
         (
             "a name that is not UTF-8",
             json_type,
