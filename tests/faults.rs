@@ -45,17 +45,15 @@ fn assert_internal_error(reply: &Reply, what: &str) {
     );
 }
 
-/// The REPORT lines of a log, parsed.
+/// The platform reports of a log (the dev template's functions log JSON records).
 fn reports(lines: &[String]) -> Vec<Report> {
-    lines
-        .iter()
-        .filter(|line| line.starts_with("REPORT RequestId:"))
-        .map(|line| Report::parse(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
+    devstack::reports_in(&lines.join("\n"))
 }
 
-fn count(lines: &[String], prefix: &str) -> usize {
-    lines.iter().filter(|line| line.starts_with(prefix)).count()
+/// The platform records of one type in a log: `platform.start`, `platform.initReport`...
+fn count(lines: &[String], record_type: &str) -> usize {
+    let marker = format!("\"type\":\"{record_type}\"");
+    lines.iter().filter(|line| line.contains(&marker)).count()
 }
 
 /// The functions' SQLite file in the stack's state directory (see `e2e::sqlite_url`).
@@ -157,7 +155,7 @@ async fn a_function_killed_mid_request_fails_that_request_only_and_loses_no_ackn
     }
 
     let lock = hold_write_lock(&database(&stack));
-    let started = count(&log_lines(&log), "START RequestId:");
+    let started = count(&log_lines(&log), "platform.start");
     let doomed = {
         let (client, url, token) = (
             stack.client.clone(),
@@ -176,7 +174,7 @@ async fn a_function_killed_mid_request_fails_that_request_only_and_loses_no_ackn
         })
     };
     // The runtime has taken the event: the function is inside the request.
-    wait_for_lines(&log, |lines| count(lines, "START RequestId:") > started).await;
+    wait_for_lines(&log, |lines| count(lines, "platform.start") > started).await;
     let pids = function_pids(&stack, &function);
     assert_eq!(
         pids.len(),
@@ -249,7 +247,8 @@ async fn a_failing_init_is_a_502_logged_every_time_with_one_start_per_request(pa
     for attempt in 1..=3 {
         let reply = stack.get("/dev/api/v0/projects").await;
         assert_internal_error(&reply, &format!("attempt {attempt}"));
-        let lines = wait_for_lines(&log, |lines| count(lines, "INIT_REPORT") >= attempt).await;
+        let lines =
+            wait_for_lines(&log, |lines| count(lines, "platform.initReport") >= attempt).await;
         let why = lines
             .iter()
             .filter(|line| line.contains("CORS_CREDENTIALED_ORIGINS must not contain"))
@@ -262,7 +261,12 @@ async fn a_failing_init_is_a_502_logged_every_time_with_one_start_per_request(pa
         );
     }
     let lines = log_lines(&log);
-    assert_eq!(count(&lines, "INIT_REPORT"), 3, "{}", lines.join("\n"));
+    assert_eq!(
+        count(&lines, "platform.initReport"),
+        3,
+        "{}",
+        lines.join("\n")
+    );
     stack.stop().await;
 }
 

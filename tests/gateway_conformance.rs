@@ -817,6 +817,7 @@ fn template(tree: &Tree, pool_arns: &[String]) -> ApiTemplate {
         timeout_seconds: 10,
         environment: BTreeMap::new(),
         reserved_concurrency: None,
+        logging: stack::FunctionLogging::default(),
     };
     ApiTemplate {
         stage: STAGE.into(),

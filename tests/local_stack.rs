@@ -25,6 +25,7 @@ e2e::both_patterns!(
     a_doubled_stage_creates_nothing,
     unknown_stages_and_paths_outside_the_stage_are_missing_authentication_token,
     only_the_first_request_to_a_function_has_an_init_duration,
+    functions_log_as_the_templates_logging_config_declares,
     each_request_leaves_one_access_log_line,
     payloads_over_10_mb_are_refused_before_the_function,
     names_needing_escapes_and_plus_signs_reach_the_functions_as_in_aws,
@@ -539,13 +540,9 @@ async fn unknown_stages_and_paths_outside_the_stage_are_missing_authentication_t
     stack.stop().await;
 }
 
-/// The REPORT lines of a log, parsed.
+/// The platform reports of a log, in whichever form it has them.
 fn parse_reports(lines: &[String]) -> Vec<Report> {
-    lines
-        .iter()
-        .filter(|line| line.contains("REPORT RequestId:"))
-        .map(|line| Report::parse(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
+    devstack::reports_in(&lines.join("\n"))
 }
 
 async fn only_the_first_request_to_a_function_has_an_init_duration(pattern: Pattern) {
@@ -567,6 +564,56 @@ async fn only_the_first_request_to_a_function_has_an_init_duration(pattern: Patt
         let meta = log_lines(&stack.log_path(&stack.function_name("meta")));
         assert!(parse_reports(&meta).is_empty(), "{}", meta.join("\n"));
     }
+    stack.stop().await;
+}
+
+/// The dev template says `LogFormat: JSON` with an application level (the environment file's
+/// `log_level`): the platform records are JSON objects as Lambda writes them (an INFO stream has
+/// initStart, start and report, no runtimeDone, as a real function's CloudWatch stream shows),
+/// and the function's records below the level are gone. The function is told the level in
+/// `AWS_LAMBDA_LOG_LEVEL` and filters itself too; either way, a level set in the template is the
+/// level the log has.
+async fn functions_log_as_the_templates_logging_config_declares(pattern: Pattern) {
+    let stack = TestStack::start(pattern).await;
+    let log = stack.log_path(&stack.function_name("projects"));
+    assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
+    let lines = wait_for_lines(&log, |lines| !parse_reports(lines).is_empty()).await;
+    let types: Vec<String> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|record| record["type"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        types,
+        ["platform.initStart", "platform.start", "platform.report"],
+        "{}",
+        lines.join("\n")
+    );
+    assert!(
+        lines.iter().any(|line| line.contains("request finished")),
+        "INFO records of the function are kept at INFO: {}",
+        lines.join("\n")
+    );
+    assert!(!lines.iter().any(|line| line.starts_with("START RequestId")));
+    stack.stop().await;
+
+    let mut options = StackOptions::new(pattern);
+    options.edit_template = Some(Box::new(|template: &mut Value| {
+        for resource in template["Resources"].as_object_mut().unwrap().values_mut() {
+            if resource["Type"] == "AWS::Lambda::Function" {
+                resource["Properties"]["LoggingConfig"]["ApplicationLogLevel"] = "ERROR".into();
+            }
+        }
+    }));
+    let stack = TestStack::start_with(options).await;
+    let log = stack.log_path(&stack.function_name("projects"));
+    assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
+    let lines = wait_for_lines(&log, |lines| !parse_reports(lines).is_empty()).await;
+    assert!(
+        !lines.iter().any(|line| line.contains("\"level\":\"INFO\"")),
+        "no INFO record of the function at ERROR: {}",
+        lines.join("\n")
+    );
     stack.stop().await;
 }
 

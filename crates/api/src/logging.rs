@@ -2,11 +2,19 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON log subscriber. The level comes from `RUST_LOG`, else Lambda's
-/// `AWS_LAMBDA_LOG_LEVEL`, else `info`. Safe to call twice (the second call does nothing).
+/// Installs the JSON log subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL`, which Lambda
+/// sets from the function's `ApplicationLogLevel` (the template's, from the environment file),
+/// else `RUST_LOG` (a process run by hand), else `info`; the lambda_runtime crate reads them in
+/// the same order. The records carry `level`, by which Lambda filters them with JSON logging.
+/// Safe to call twice (the second call does nothing).
 pub fn init() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_ascii_lowercase()))
+    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        // tracing has no FATAL; ERROR is the nearest it keeps.
+        .map(|level| match level.to_ascii_lowercase().as_str() {
+            "fatal" => "error".to_owned(),
+            level => level.to_owned(),
+        })
+        .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|directives| EnvFilter::try_new(directives).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));

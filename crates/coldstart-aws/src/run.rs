@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Environment, FunctionCode, InvocationType, LastUpdateStatus, LogFormat, LogType, LoggingConfig,
-    Runtime, State, SystemLogLevel,
+    ApplicationLogLevel, Environment, FunctionCode, InvocationType, LastUpdateStatus, LogFormat,
+    LogType, LoggingConfig, Runtime, State, SystemLogLevel,
 };
 use aws_session::Session;
 use aws_types::request_id::RequestId;
@@ -176,6 +176,9 @@ struct StackFunction {
     variables: HashMap<String, String>,
     timeout: Option<i32>,
     log_format: Option<LogFormat>,
+    /// What the function's own records are filtered at (JSON only), which the measured
+    /// functions keep so that they log as the stack's do.
+    application_log_level: Option<ApplicationLogLevel>,
 }
 
 /// What the measurement takes from the deployed stack.
@@ -543,6 +546,10 @@ impl Measurement {
                     .logging_config()
                     .and_then(|l| l.log_format())
                     .cloned(),
+                application_log_level: configuration
+                    .logging_config()
+                    .and_then(|l| l.application_log_level())
+                    .cloned(),
             };
             for group in &function.groups {
                 by_group.insert(group.clone(), found.clone());
@@ -604,7 +611,9 @@ impl Measurement {
             logging = logging.log_format(format.clone());
             // The platform report is an INFO record: kept whatever the stack's level is.
             if *format == LogFormat::Json {
-                logging = logging.system_log_level(SystemLogLevel::Info);
+                logging = logging
+                    .system_log_level(SystemLogLevel::Info)
+                    .set_application_log_level(like.application_log_level.clone());
             }
         }
         ledger.asked(name);

@@ -20,10 +20,12 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::log::{LogLine, LogSink, LogStream};
+use crate::platform_log::{PlatformEvent, PlatformLog, rfc3339_millis};
 use crate::runtime_api::{
     ErrorReport, MAX_PAYLOAD_BYTES, QueuedInvocation, RuntimeApi, RuntimeApiConfig, RuntimeEvent,
 };
 use platform_report::Report;
+use stack::{FunctionLogging, LogFormat};
 
 /// How long Lambda lets an on-demand environment spend in its init phase.
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,10 +47,12 @@ pub struct FunctionConfig {
     pub region: String,
     /// The function's environment variables; they override the ones Lambda sets.
     pub env: BTreeMap<String, String>,
+    /// `LoggingConfig`: the format of the platform records and the levels kept.
+    pub logging: FunctionLogging,
 }
 
 impl FunctionConfig {
-    /// A function with Lambda's defaults: 128 MB, 3 s timeout, us-east-1, no variables.
+    /// A function with Lambda's defaults: 128 MB, 3 s timeout, us-east-1, no variables, text logs.
     pub fn new(name: impl Into<String>, zip: impl Into<PathBuf>) -> Self {
         Self {
             name: name.into(),
@@ -58,6 +62,7 @@ impl FunctionConfig {
             init_timeout: DEFAULT_INIT_TIMEOUT,
             region: "us-east-1".to_owned(),
             env: BTreeMap::new(),
+            logging: FunctionLogging::text(),
         }
     }
 
@@ -180,7 +185,7 @@ pub struct ExecutionEnvironment {
     config: FunctionConfig,
     id: String,
     task_dir: PathBuf,
-    log: LogSink,
+    platform: PlatformLog,
     api: RuntimeApi,
     /// In a mutex only so that `is_alive(&self)` can poll it; every other use has `&mut self`.
     child: Mutex<Child>,
@@ -262,10 +267,10 @@ impl ExecutionEnvironment {
         task_dir: PathBuf,
         log: LogSink,
     ) -> Result<Self, EnvironmentError> {
+        let platform = PlatformLog::new(&config, log);
         let api = RuntimeApi::start(RuntimeApiConfig {
-            function_name: config.name.clone(),
             function_arn: config.arn(),
-            log: log.clone(),
+            platform: platform.clone(),
         })
         .await
         .map_err(EnvironmentError::RuntimeApi)?;
@@ -289,19 +294,30 @@ impl ExecutionEnvironment {
                 })?;
         let pid = child.id().unwrap_or_default();
         api.watch_process(pid);
+        platform.emit(PlatformEvent::InitStart);
 
         let mut output = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            output.push(forward_lines(stdout, LogStream::Stdout, &config.name, &log));
+            output.push(forward_lines(
+                stdout,
+                LogStream::Stdout,
+                &config.name,
+                &platform,
+            ));
         }
         if let Some(stderr) = child.stderr.take() {
-            output.push(forward_lines(stderr, LogStream::Stderr, &config.name, &log));
+            output.push(forward_lines(
+                stderr,
+                LogStream::Stderr,
+                &config.name,
+                &platform,
+            ));
         }
         Ok(Self {
             config,
             id,
             task_dir,
-            log,
+            platform,
             api,
             child: Mutex::new(child),
             pid,
@@ -398,7 +414,9 @@ impl ExecutionEnvironment {
         if let Err(error) = self.wait_initialized().await {
             // AWS closes the invocation that hit a failed init with its own START/END/REPORT.
             let (status, error_type) = error.report_status();
-            self.platform(format!("START RequestId: {request_id} Version: $LATEST"));
+            self.platform.emit(PlatformEvent::Start {
+                request_id: &request_id,
+            });
             self.close(
                 &request_id,
                 cold,
@@ -476,7 +494,9 @@ impl ExecutionEnvironment {
             });
         }
         if delivered_at.is_none() {
-            self.platform(format!("START RequestId: {request_id} Version: $LATEST"));
+            self.platform.emit(PlatformEvent::Start {
+                request_id: &request_id,
+            });
         }
         let started_at = delivered_at.unwrap_or(queued_at);
 
@@ -528,11 +548,11 @@ impl ExecutionEnvironment {
             Outcome::Exited(_) => unreachable!("an exit is handled before this match"),
             Outcome::Timeout { at } => {
                 let now = OffsetDateTime::now_utc();
-                self.platform(format!(
+                self.platform.emit(PlatformEvent::Message(&format!(
                     "{} {request_id} Task timed out after {:.2} seconds",
                     rfc3339_millis(now),
                     self.config.timeout.as_secs_f64()
-                ));
+                )));
                 self.close(&request_id, cold, started_at, at, Some("timeout"), None);
                 self.kill().await;
                 Err(InvokeError::Timeout {
@@ -553,14 +573,15 @@ impl ExecutionEnvironment {
         queued_at: Instant,
     ) -> InvokeError {
         if delivered_at.is_none() {
-            self.platform(format!("START RequestId: {request_id} Version: $LATEST"));
+            self.platform.emit(PlatformEvent::Start { request_id });
         }
         if let InvokeError::Crashed { status, .. } = &error {
-            self.platform(format!(
+            self.platform.emit(PlatformEvent::Message(&format!(
                 "RequestId: {request_id} Error: Runtime exited with error: {}",
                 describe_exit(*status)
-            ));
-            self.platform("Runtime.ExitError".to_owned());
+            )));
+            self.platform
+                .emit(PlatformEvent::Message("Runtime.ExitError"));
         }
         let (status, error_type) = error.report_status();
         self.close(
@@ -734,25 +755,18 @@ impl ExecutionEnvironment {
             status: status.map(str::to_owned),
             error_type,
         };
-        self.platform(format!("END RequestId: {request_id}"));
-        self.platform(report.to_string());
+        self.platform
+            .emit(PlatformEvent::End { request_id, status });
+        self.platform.emit(PlatformEvent::Report(&report));
         report
     }
 
     fn init_report(&self, at: Instant, status: &str, error_type: Option<&str>) {
-        let mut line = format!(
-            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: {status}",
-            millis(at.saturating_duration_since(self.spawned_at))
-        );
-        if let Some(error_type) = error_type {
-            line.push_str(&format!("\tError Type: {error_type}"));
-        }
-        self.platform(line);
-    }
-
-    fn platform(&self, text: String) {
-        self.log
-            .emit(LogLine::new(&self.config.name, LogStream::Platform, text));
+        self.platform.emit(PlatformEvent::InitReport {
+            duration_ms: millis(at.saturating_duration_since(self.spawned_at)),
+            status,
+            error_type,
+        });
     }
 }
 
@@ -814,6 +828,12 @@ fn process_env(
             "on-demand".to_owned(),
         ),
         ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), config.log_group()),
+        // Lambda passes the advanced logging settings to custom runtimes in these two (the
+        // level only with JSON, where it applies).
+        (
+            "AWS_LAMBDA_LOG_FORMAT".to_owned(),
+            config.logging.format.as_str().to_owned(),
+        ),
         ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), log_stream),
         ("AWS_REGION".to_owned(), config.region.clone()),
         ("AWS_DEFAULT_REGION".to_owned(), config.region.clone()),
@@ -825,6 +845,12 @@ fn process_env(
         ("LANG".to_owned(), "en_US.UTF-8".to_owned()),
         ("PATH".to_owned(), path),
     ]);
+    if config.logging.format == LogFormat::Json {
+        env.insert(
+            "AWS_LAMBDA_LOG_LEVEL".to_owned(),
+            config.logging.application_level.as_str().to_owned(),
+        );
+    }
     env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
@@ -850,9 +876,9 @@ fn forward_lines(
     pipe: impl AsyncRead + Unpin + Send + 'static,
     stream: LogStream,
     function: &str,
-    log: &LogSink,
+    platform: &PlatformLog,
 ) -> JoinHandle<()> {
-    let (function, log) = (function.to_owned(), log.clone());
+    let (function, platform) = (function.to_owned(), platform.clone());
     tokio::spawn(async move {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
@@ -872,7 +898,9 @@ fn forward_lines(
                         line.pop();
                     }
                     let text = String::from_utf8_lossy(&line).into_owned();
-                    log.emit(LogLine::new(&function, stream, text));
+                    if platform.keeps_application_line(&text) {
+                        platform.sink().emit(LogLine::new(&function, stream, text));
+                    }
                 }
             }
         }
@@ -1005,13 +1033,6 @@ fn round2(ms: f64) -> f64 {
     (ms * 100.0).round() / 100.0
 }
 
-fn rfc3339_millis(at: OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    at.format(&format).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1050,11 +1071,5 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8)), "exit status 3");
         assert_eq!(describe_exit(ExitStatus::from_raw(9)), "signal: killed");
-    }
-
-    #[test]
-    fn timestamps_have_milliseconds_and_zulu() {
-        let at = time::macros::datetime!(2026-11-28 01:37:00.123456 UTC);
-        assert_eq!(rfc3339_millis(at), "2026-11-28T01:37:00.123Z");
     }
 }

@@ -13,6 +13,7 @@ pub mod environment;
 pub mod gateway;
 pub mod local_stack;
 pub mod log;
+pub mod platform_log;
 pub mod pool;
 pub mod proxy;
 pub mod runtime_api;
@@ -23,7 +24,7 @@ pub use environment::{
 };
 pub use log::{LogLine, LogRotation, LogSink, LogStream};
 // The one parser of platform reports; re-exported because every invocation returns one.
-pub use platform_report::{Report, ReportParseError};
+pub use platform_report::{Report, ReportParseError, reports_in};
 pub use runtime_api::{ErrorReport, MAX_PAYLOAD_BYTES};
 
 /// A random (v4) UUID from the thread's fast generator. Request and trace ids are made several

@@ -312,6 +312,7 @@ impl LocalStack {
                 timeout: Duration::from_secs(u64::from(function.timeout_seconds)),
                 region: config.region.clone(),
                 env,
+                logging: function.logging,
                 ..FunctionConfig::new(&function.function_name, zip)
             };
             let log = sink(&function.function_name)?;

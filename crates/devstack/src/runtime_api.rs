@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::log::{LogLine, LogSink, LogStream};
+use crate::platform_log::{PlatformEvent, PlatformLog};
 
 /// Largest event or response payload of a synchronous invocation: 6 MB, as in AWS.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -33,11 +33,10 @@ const PREFIX: &str = "/2018-06-01/runtime";
 /// What the server needs to know about the function it serves.
 #[derive(Debug, Clone)]
 pub struct RuntimeApiConfig {
-    pub function_name: String,
     pub function_arn: String,
-    /// Receives the START line when an invocation is handed out; logging it there, before the
-    /// runtime sees the event, keeps it ahead of anything the function prints for that event.
-    pub log: LogSink,
+    /// Receives START when an invocation is handed out; logging it there, before the runtime
+    /// sees the event, keeps it ahead of anything the function prints for that event.
+    pub platform: PlatformLog,
 }
 
 /// An event waiting for the runtime to ask for it.
@@ -250,11 +249,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     let deadline_ms = epoch_ms(SystemTime::now() + invocation.timeout);
     let request_id = invocation.request_id;
     *shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(request_id.clone());
-    shared.config.log.emit(LogLine::new(
-        &shared.config.function_name,
-        LogStream::Platform,
-        format!("START RequestId: {request_id} Version: $LATEST"),
-    ));
+    shared.config.platform.emit(PlatformEvent::Start {
+        request_id: &request_id,
+    });
     shared.send(RuntimeEvent::Delivered {
         request_id: request_id.clone(),
         at: Instant::now(),
@@ -532,10 +529,10 @@ mod tests {
     }
 
     async fn server() -> RuntimeApi {
+        let function = crate::environment::FunctionConfig::new("f", "f.zip");
         RuntimeApi::start(RuntimeApiConfig {
-            function_name: "f".into(),
-            function_arn: "arn:aws:lambda:eu-west-1:000000000000:function:f".into(),
-            log: LogSink::discard(),
+            function_arn: function.arn(),
+            platform: PlatformLog::new(&function, crate::log::LogSink::discard()),
         })
         .await
         .unwrap()
@@ -565,7 +562,7 @@ mod tests {
         assert_eq!(reply.header("lambda-runtime-aws-request-id"), Some("req-1"));
         assert_eq!(
             reply.header("lambda-runtime-invoked-function-arn"),
-            Some("arn:aws:lambda:eu-west-1:000000000000:function:f")
+            Some("arn:aws:lambda:us-east-1:000000000000:function:f")
         );
         let deadline: u128 = reply
             .header("lambda-runtime-deadline-ms")

@@ -58,12 +58,9 @@ pub async fn sweep(
 /// The function: configuration at init (a bad one fails the init, and Lambda says so), then
 /// one sweep per event.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(false)
-        .with_target(false)
-        .without_time()
-        .init();
+    // Format and level from Lambda's AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL (the
+    // template's LoggingConfig).
+    lambda_runtime::tracing::init_default_subscriber();
     let region = std::env::var("AWS_REGION").unwrap_or_default();
     let session = aws_session::connect(&aws_session::Settings {
         profile: None,

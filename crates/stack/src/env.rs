@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::logging::LogLevel;
 use crate::user_pool::UserPool;
 
 /// The settings of one environment (dev, prod, ...).
@@ -18,6 +19,10 @@ pub struct EnvConfig {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub log_retention_days: u32,
+    /// The functions' application log level (Lambda's `ApplicationLogLevel`, which Lambda passes
+    /// to them as `AWS_LAMBDA_LOG_LEVEL`): `trace` to `fatal`, `info` when left out.
+    #[serde(default = "default_log_level")]
+    pub log_level: LogLevel,
     #[serde(default)]
     pub cors_credentialed_origins: Vec<String>,
     pub user_pools: Vec<UserPool>,
@@ -69,6 +74,10 @@ pub struct AlarmSettings {
     /// The share of 5xx answers over five minutes, in percent, above which the error alarm fires.
     #[serde(default = "default_error_rate_percent")]
     pub error_rate_percent: u32,
+}
+
+fn default_log_level() -> LogLevel {
+    LogLevel::Info
 }
 
 fn default_p99_ms() -> u32 {

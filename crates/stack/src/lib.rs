@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod env;
+pub mod logging;
 pub mod matching;
 pub mod model;
 pub mod monitoring;
@@ -15,6 +16,7 @@ pub mod user_pool;
 
 pub use check::{Violation, check_routes};
 pub use env::{AlarmSettings, EnvConfig, EnvError, LoggingRole, VpcSettings};
+pub use logging::{FunctionLogging, LogFormat, LogLevel};
 pub use matching::{GatewayMatch, MatchError};
 pub use model::{Deployment, FunctionSpec, JANITOR, MethodAuth, MethodSpec, Pattern, stack_name};
 pub use render::{

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::check::{Violation, check_routes};
 use crate::env::EnvConfig;
+use crate::logging::FunctionLogging;
 use crate::model::{Deployment, FunctionSpec, JANITOR, MethodAuth, Pattern};
 use crate::monitoring;
 use crate::template::{ApiTemplate, TemplateError};
@@ -311,7 +312,6 @@ pub fn render(deployment: &Deployment) -> Result<Value, RenderError> {
                 timeout_seconds: config.timeout_seconds,
                 environment: json!({
                     "CORS_CREDENTIALED_ORIGINS": config.cors_credentialed_origins.join(","),
-                    "RUST_LOG": "info",
                     "STORE_URL": {"Fn::Sub": format!("dynamodb://${{{CATALOG_TABLE}}}")},
                 }),
                 reserved_concurrency: config.reserved_concurrency,
@@ -649,7 +649,8 @@ fn lambda_function(
                 "Timeout": settings.timeout_seconds,
                 "Role": {"Fn::GetAtt": [settings.role, "Arn"]},
                 "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": code_key}},
-                "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}},
+                "LoggingConfig": FunctionLogging::json(deployment.config.log_level)
+                    .to_property(json!({"Ref": log_group})),
                 "Environment": {"Variables": settings.environment},
                 "Tags": tags,
             },
@@ -730,7 +731,6 @@ fn render_janitor(
                 "ALLOW_LIST_IPV4_SET": {"Ref": "IpSetV4"},
                 "ALLOW_LIST_IPV6_SET": {"Ref": "IpSetV6"},
                 "ALLOW_LIST_TABLE": {"Ref": ALLOW_LIST_TABLE},
-                "RUST_LOG": "info",
             }),
             // One run at a time is all a schedule makes; the API's reservation is not its own.
             reserved_concurrency: None,

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::logging::FunctionLogging;
+
 /// A REST API as its template declares it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiTemplate {
@@ -92,6 +94,8 @@ pub struct FunctionTemplate {
     /// `ReservedConcurrentExecutions`: at most this many environments at once. `None`: the
     /// function draws on the account's unreserved concurrency.
     pub reserved_concurrency: Option<u32>,
+    /// `LoggingConfig`: the format of Lambda's records and the levels kept.
+    pub logging: FunctionLogging,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -467,6 +471,8 @@ impl ApiTemplate {
                         .contains_key("ReservedConcurrentExecutions")
                         .then(|| number("ReservedConcurrentExecutions", 0))
                         .transpose()?,
+                    logging: FunctionLogging::from_property(p.get("LoggingConfig"))
+                        .map_err(|e| problem(id, format!("LoggingConfig: {e}")))?,
                 },
             );
         }

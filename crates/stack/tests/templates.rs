@@ -1,8 +1,6 @@
 //! The rendered templates: committed copies are current, routing and protection hold in both
 //! patterns, the WAF blocks by default, and the proof of concept's mistake is refused.
 
-use std::path::{Path, PathBuf};
-
 use routes::ROUTES;
 use serde_json::Value;
 use stack::template::Authorization;

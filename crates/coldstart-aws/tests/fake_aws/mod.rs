@@ -142,8 +142,8 @@ impl FakeLambda {
                     "MemorySize": 128,
                     "Timeout": 10,
                     "Architectures": ["x86_64"],
-                    "Environment": {"Variables": {"STORE_URL": "dynamodb://catalog-dev-CatalogTable-XYZ", "RUST_LOG": "info", "CORS_CREDENTIALED_ORIGINS": ""}},
-                    "LoggingConfig": {"LogFormat": "JSON", "LogGroup": format!("/aws/lambda/{name}")},
+                    "Environment": {"Variables": {"STORE_URL": "dynamodb://catalog-dev-CatalogTable-XYZ", "CORS_CREDENTIALED_ORIGINS": ""}},
+                    "LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", "LogGroup": format!("/aws/lambda/{name}")},
                 }));
                 configuration["State"] = json!("Active");
                 configuration["LastUpdateStatus"] = json!("Successful");
