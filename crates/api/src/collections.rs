@@ -5,7 +5,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, on};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use catalog::{Collection, Cursor, Item, ListQuery, MAX_PAGE_SIZE};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use routes::{CollectionOp, Operation, Route};
@@ -41,31 +41,49 @@ pub fn routes(
 fn bind(route: &Route, collection: Collection, op: CollectionOp) -> MethodRouter<AppState> {
     let method = method_filter(route.method);
     match op {
-        CollectionOp::List => on(
-            method,
-            move |state: State<AppState>, query: Result<Query<ListParams>, QueryRejection>| {
-                list(collection, state, query)
-            },
-        ),
-        CollectionOp::Create => on(
-            method,
-            move |state: State<AppState>, context: RequestContext, body: ItemBody| {
-                create(collection, state, context, body)
-            },
-        ),
-        CollectionOp::Get => on(
-            method,
-            move |state: State<AppState>, name: Result<Path<String>, PathRejection>| {
-                get(collection, state, name)
-            },
-        ),
-        CollectionOp::Delete => on(
-            method,
-            move |state: State<AppState>, name: Result<Path<String>, PathRejection>| {
-                delete(collection, state, name)
-            },
-        ),
+        CollectionOp::List => list_route(collection, method),
+        CollectionOp::Create => create_route(collection, method),
+        CollectionOp::Get => get_route(collection, method),
+        CollectionOp::Delete => delete_route(collection, method),
     }
+}
+
+// One constructor per operation, so that a router of one route (crate::single) names one handler.
+
+pub(crate) fn list_route(collection: Collection, method: MethodFilter) -> MethodRouter<AppState> {
+    on(
+        method,
+        move |state: State<AppState>, query: Result<Query<ListParams>, QueryRejection>| {
+            list(collection, state, query)
+        },
+    )
+}
+
+pub(crate) fn create_route(collection: Collection, method: MethodFilter) -> MethodRouter<AppState> {
+    on(
+        method,
+        move |state: State<AppState>, context: RequestContext, body: ItemBody| {
+            create(collection, state, context, body)
+        },
+    )
+}
+
+pub(crate) fn get_route(collection: Collection, method: MethodFilter) -> MethodRouter<AppState> {
+    on(
+        method,
+        move |state: State<AppState>, name: Result<Path<String>, PathRejection>| {
+            get(collection, state, name)
+        },
+    )
+}
+
+pub(crate) fn delete_route(collection: Collection, method: MethodFilter) -> MethodRouter<AppState> {
+    on(
+        method,
+        move |state: State<AppState>, name: Result<Path<String>, PathRejection>| {
+            delete(collection, state, name)
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]

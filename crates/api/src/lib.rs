@@ -14,6 +14,7 @@ pub mod logging;
 mod meta;
 pub mod openapi;
 mod router;
+pub mod single;
 mod state;
 
 pub use context::{BasePath, Caller, RequestId, UnidentifiedCaller};

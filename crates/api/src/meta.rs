@@ -37,7 +37,7 @@ fn bind(route: &Route, op: MetaOp) -> MethodRouter<AppState> {
     }
 }
 
-async fn welcome(context: RequestContext) -> Json<Value> {
+pub(crate) async fn welcome(context: RequestContext) -> Json<Value> {
     let link = |path: &str| context.base_path.join(path);
     Json(json!({
         "message": "Welcome to the catalog API: projects and technologies.",
@@ -53,7 +53,7 @@ async fn welcome(context: RequestContext) -> Json<Value> {
 
 /// 200 when the store answers; otherwise the status, headers and log line the store's failure
 /// gets on any route (503 to retry, 500 when misconfigured).
-async fn health(State(state): State<AppState>) -> Response {
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
     let store = state.repository.describe();
     match state.repository.check().await {
         Ok(()) => Json(json!({"status": "ok", "store": store})).into_response(),
@@ -69,7 +69,7 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn openapi(context: RequestContext) -> Json<Value> {
+pub(crate) async fn openapi(context: RequestContext) -> Json<Value> {
     Json(crate::openapi::document(&context.base_path))
 }
 
@@ -92,7 +92,7 @@ const DOCS_PAGE: &str = r##"<!doctype html>
 </html>
 "##;
 
-async fn docs() -> Html<&'static str> {
+pub(crate) async fn docs() -> Html<&'static str> {
     Html(DOCS_PAGE)
 }
 
@@ -151,7 +151,7 @@ static ASSETS: [Asset; 3] = [
     ),
 ];
 
-async fn docs_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn docs_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let asset = ASSETS
         .iter()
         .find(|asset| asset.name == name)

@@ -40,6 +40,20 @@ pub fn lith(state: AppState) -> Router {
     finish(collect(all), state)
 }
 
+/// One route alone, with the layers and fallbacks of every router (an unknown path still gets
+/// the JSON 404): what a single-purpose function serves (see [`crate::single`]).
+pub(crate) fn one_route(
+    operation: routes::Operation,
+    bind: impl FnOnce(MethodFilter) -> MethodRouter<AppState>,
+    state: AppState,
+) -> Router {
+    let route = operation
+        .route()
+        .expect("every operation of crate::single has a route in the table");
+    let router = Router::new().route(route.path, bind(method_filter(route.method)));
+    finish(router, state)
+}
+
 pub(crate) fn method_filter(method: routes::Method) -> MethodFilter {
     match method {
         routes::Method::Get => MethodFilter::GET,

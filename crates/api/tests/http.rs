@@ -108,6 +108,46 @@ async fn every_route_of_the_table_is_served_by_the_lith_and_only_by_its_group() 
     }
 }
 
+/// The single-purpose routers: one per route of the table, each serving its route and no other.
+#[tokio::test]
+async fn each_single_purpose_router_serves_its_route_alone() {
+    use api::single;
+    let singles: [(&str, fn(AppState) -> Router); 13] = [
+        ("welcome", single::welcome),
+        ("health", single::health),
+        ("openapi", single::openapi),
+        ("docs", single::docs),
+        ("docs_asset", single::docs_asset),
+        ("list_projects", single::list_projects),
+        ("create_project", single::create_project),
+        ("get_project", single::get_project),
+        ("delete_project", single::delete_project),
+        ("list_technologies", single::list_technologies),
+        ("create_technology", single::create_technology),
+        ("get_technology", single::get_technology),
+        ("delete_technology", single::delete_technology),
+    ];
+    let ids: BTreeSet<&str> = singles.iter().map(|(id, _)| *id).collect();
+    let table: BTreeSet<&str> = ROUTES.iter().map(|r| r.operation_id).collect();
+    assert_eq!(ids, table, "one router per route of the table");
+    for (id, build) in singles {
+        let router = build(state());
+        for route in ROUTES {
+            let reply = call(&router, request(method(route), &concrete(route.path))).await;
+            assert_eq!(
+                answered_by_a_route(&reply),
+                route.operation_id == id,
+                "the {id} router and {} {}",
+                route.method.as_str(),
+                route.path
+            );
+        }
+        let unknown = call(&router, request(Method::GET, "/nowhere")).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.json()["code"], "no_route");
+    }
+}
+
 #[tokio::test]
 async fn the_routers_serve_nothing_beyond_the_table() {
     let lith = api::lith(state());

@@ -106,6 +106,33 @@ pub enum MetaOp {
 }
 
 impl Operation {
+    /// The operation's name in kebab case, its route's operation id with dashes: the package and
+    /// function name of its single-purpose function (`catalog-<env>-list-projects`).
+    pub const fn slug(self) -> &'static str {
+        use CollectionOp::*;
+        use catalog::Collection::{Projects, Technologies};
+        match self {
+            Operation::Meta(MetaOp::Welcome) => "welcome",
+            Operation::Meta(MetaOp::Health) => "health",
+            Operation::Meta(MetaOp::OpenApi) => "openapi",
+            Operation::Meta(MetaOp::Docs) => "docs",
+            Operation::Meta(MetaOp::DocsAsset) => "docs-asset",
+            Operation::Collection(Projects, List) => "list-projects",
+            Operation::Collection(Projects, Create) => "create-project",
+            Operation::Collection(Projects, Get) => "get-project",
+            Operation::Collection(Projects, Delete) => "delete-project",
+            Operation::Collection(Technologies, List) => "list-technologies",
+            Operation::Collection(Technologies, Create) => "create-technology",
+            Operation::Collection(Technologies, Get) => "get-technology",
+            Operation::Collection(Technologies, Delete) => "delete-technology",
+        }
+    }
+
+    /// The route of an operation, or `None` for one the table has no route for.
+    pub fn route(self) -> Option<&'static Route> {
+        ROUTES.iter().find(|route| route.operation == self)
+    }
+
     /// The group an operation belongs to: each collection is its own group, the rest is meta.
     pub const fn group(self) -> Group {
         match self {
@@ -257,6 +284,14 @@ mod tests {
             .find(|r| r.operation_id == "get_project")
             .unwrap();
         assert_eq!(get.path_parameters().collect::<Vec<_>>(), ["name"]);
+    }
+
+    #[test]
+    fn an_operations_slug_is_its_operation_id_with_dashes() {
+        for route in ROUTES {
+            assert_eq!(route.operation.slug(), route.operation_id.replace('_', "-"));
+            assert_eq!(route.operation.route(), Some(route));
+        }
     }
 
     #[test]
