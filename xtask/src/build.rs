@@ -15,8 +15,12 @@ pub const DEVSTACK: Tool = ("devstack", "devstack");
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The patterns whose functions to build, comma-separated: lith, fat
-    #[arg(long = "pattern", value_delimiter = ',', default_value = "lith,fat")]
+    /// The patterns whose functions to build, comma-separated: lith, fat, single
+    #[arg(
+        long = "pattern",
+        value_delimiter = ',',
+        default_value = "lith,fat,single"
+    )]
     patterns: Vec<Pattern>,
     /// Lambda architecture: x86_64 or arm64 [default: the environment's `architecture`]
     #[arg(long)]
@@ -37,7 +41,14 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         architecture,
     )?;
     print_artifacts(workspace, &artifacts);
-    ui::next("cargo xtask deploy --pattern lith   (or: cargo xtask test)");
+    ui::next(&format!(
+        "cargo xtask deploy --pattern {}   (or: cargo xtask test)",
+        args.patterns
+            .first()
+            .copied()
+            .unwrap_or(Pattern::Lith)
+            .name()
+    ));
     Ok(())
 }
 

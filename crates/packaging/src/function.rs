@@ -1,23 +1,31 @@
 //! The functions a pattern is made of, and the cargo package and binary that build each.
 
-use routes::Group;
+use routes::{Group, Operation, ROUTES};
 use stack::Pattern;
 
-/// A Lambda function: the lith, the FAT function of one route group, or the allow-list janitor.
+/// A Lambda function: the lith, the FAT function of one route group, the single-purpose
+/// function of one route, or the allow-list janitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     Lith,
     Fat(Group),
+    Single(Operation),
     Janitor,
 }
 
 impl Function {
-    /// The function of a package name the deployment model uses: a route group's name, or `lith`.
+    /// The function of a package name the deployment model uses: `lith`, a route group's name,
+    /// an operation's slug, or the janitor's.
     pub fn named(name: &str) -> Option<Function> {
         match name {
             "lith" => Some(Function::Lith),
             stack::JANITOR => Some(Function::Janitor),
-            other => Group::from_name(other).map(Function::Fat),
+            other => Group::from_name(other).map(Function::Fat).or_else(|| {
+                ROUTES
+                    .iter()
+                    .find(|route| route.operation.slug() == other)
+                    .map(|route| Function::Single(route.operation))
+            }),
         }
     }
 
@@ -29,11 +37,15 @@ impl Function {
     /// |--------------------------------|---------------|-------------------|
     /// | `lith`                         | `lambda-lith`    | `catalog-lith`    |
     /// | `<group>` for each route group | `lambda-fat`     | `catalog-<group>` |
+    /// | `<slug>` for each route        | `lambda-single`  | `catalog-<slug>`  |
     /// | `janitor`                      | `lambda-janitor` | `catalog-janitor` |
+    ///
+    /// (A route's slug is its operation id with dashes: `list-projects`.)
     pub fn name(self) -> &'static str {
         match self {
             Function::Lith => "lith",
             Function::Fat(group) => group.name(),
+            Function::Single(operation) => operation.slug(),
             Function::Janitor => stack::JANITOR,
         }
     }
@@ -43,6 +55,7 @@ impl Function {
         match self {
             Function::Lith => "lambda-lith",
             Function::Fat(_) => "lambda-fat",
+            Function::Single(_) => "lambda-single",
             Function::Janitor => "lambda-janitor",
         }
     }

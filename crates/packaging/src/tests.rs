@@ -142,7 +142,7 @@ fn fat_has_one_function_per_route_group() {
 }
 
 #[test]
-fn lith_is_one_function_and_both_patterns_list_each_function_once() {
+fn lith_is_one_function_and_patterns_together_list_each_function_once() {
     assert_eq!(
         functions_of(&[Pattern::Lith]),
         [Function::Lith, Function::Janitor]
@@ -160,6 +160,24 @@ fn lith_is_one_function_and_both_patterns_list_each_function_once() {
         .map(|f| f.name())
         .collect();
     assert_eq!(all, ["lith", "janitor", "projects", "technologies", "meta"]);
+}
+
+#[test]
+fn single_is_one_function_per_route_and_reuses_the_fat_meta_for_the_catch_alls() {
+    let single = functions_of(&[Pattern::Single]);
+    let names: Vec<_> = single.iter().map(|f| f.name()).collect();
+    assert_eq!(names.len(), routes::ROUTES.len() + 2, "{names:?}");
+    assert_eq!(names[..2], ["welcome", "health"]);
+    assert_eq!(single[5], Function::Single(routes::ROUTES[5].operation));
+    assert_eq!(
+        (single[5].package(), single[5].bin()),
+        ("lambda-single", "catalog-list-projects".to_string())
+    );
+    assert_eq!(single[routes::ROUTES.len()], Function::Fat(Group::Meta));
+    assert_eq!(single.last(), Some(&Function::Janitor));
+    for function in &single {
+        assert_eq!(Function::named(function.name()), Some(*function));
+    }
 }
 
 #[test]

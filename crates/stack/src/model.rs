@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use routes::{API_PREFIX, Access, Group, ROUTES};
+use routes::{API_PREFIX, Access, Group, ROUTES, Route};
 
 use crate::env::EnvConfig;
 
@@ -14,23 +14,59 @@ pub enum Pattern {
     Lith,
     /// One function per route group.
     Fat,
+    /// One single-purpose function per route, and the meta group's function for the paths no
+    /// route declares (so they still get the API's JSON 404).
+    Single,
 }
 
 impl Pattern {
-    pub const ALL: [Pattern; 2] = [Pattern::Lith, Pattern::Fat];
+    pub const ALL: [Pattern; 3] = [Pattern::Lith, Pattern::Fat, Pattern::Single];
 
     pub fn name(self) -> &'static str {
         match self {
             Pattern::Lith => "lith",
             Pattern::Fat => "fat",
+            Pattern::Single => "single",
         }
     }
 
-    /// The function (its package name, `target/lambda/<name>`) that serves `group`.
-    pub fn function_for(self, group: Group) -> &'static str {
+    /// The function (its package name, `target/lambda/<name>`) that serves `route`.
+    pub fn function_for(self, route: &Route) -> &'static str {
         match self {
             Pattern::Lith => "lith",
+            Pattern::Fat => route.group().name(),
+            Pattern::Single => route.operation.slug(),
+        }
+    }
+
+    /// The function that answers paths and methods no route declares: the API's JSON 404 and 405.
+    pub fn catch_all_function(self) -> &'static str {
+        match self {
+            Pattern::Lith => "lith",
+            Pattern::Fat | Pattern::Single => Group::Meta.name(),
+        }
+    }
+
+    /// The function a catch-all resource below a collection's prefix sends to (fat and single:
+    /// the lith's one function knows every path). For fat, the group's function; for single,
+    /// the function of the first route declared at the deepest path containing `path`, whose
+    /// router answers another method there with 405 and a path below it with 404, as the
+    /// group's function would.
+    pub fn catch_all_function_under(self, group: Group, path: &str) -> &'static str {
+        let owner = || {
+            ROUTES
+                .iter()
+                .filter(|route| route.group() == group)
+                .filter(|route| path == route.path || path.starts_with(&format!("{}/", route.path)))
+                .fold(None::<&Route>, |deepest, route| match deepest {
+                    Some(found) if found.path.len() >= route.path.len() => Some(found),
+                    _ => Some(route),
+                })
+        };
+        match self {
+            Pattern::Single => owner().map_or(self.catch_all_function(), |r| self.function_for(r)),
             Pattern::Fat => group.name(),
+            Pattern::Lith => self.catch_all_function(),
         }
     }
 
@@ -39,6 +75,12 @@ impl Pattern {
         match self {
             Pattern::Lith => vec!["lith"],
             Pattern::Fat => Group::ALL.iter().map(|group| group.name()).collect(),
+            Pattern::Single => {
+                let mut functions: Vec<&'static str> =
+                    ROUTES.iter().map(|route| route.operation.slug()).collect();
+                functions.push(self.catch_all_function());
+                functions
+            }
         }
     }
 
@@ -60,7 +102,10 @@ impl std::str::FromStr for Pattern {
         match s {
             "lith" => Ok(Pattern::Lith),
             "fat" => Ok(Pattern::Fat),
-            other => Err(format!("unknown pattern {other:?}: use lith or fat")),
+            "single" => Ok(Pattern::Single),
+            other => Err(format!(
+                "unknown pattern {other:?}: use lith, fat or single"
+            )),
         }
     }
 }
@@ -72,8 +117,11 @@ pub struct FunctionSpec {
     pub package: &'static str,
     /// The deployed function's name, `catalog-<env>-<package>`.
     pub function_name: String,
-    /// The route groups it serves.
+    /// The route groups whose code it runs.
     pub groups: Vec<Group>,
+    /// The routes API Gateway sends to it by their own method (not through a catch-all), in
+    /// table order: what its permissions are derived from.
+    pub routes: Vec<&'static Route>,
 }
 
 /// Who may call a method, as API Gateway enforces it.
@@ -120,13 +168,24 @@ impl Deployment {
         let functions = pattern
             .functions()
             .into_iter()
-            .map(|package| FunctionSpec {
-                package,
-                function_name: format!("catalog-{env_name}-{package}"),
-                groups: Group::ALL
-                    .into_iter()
-                    .filter(|g| pattern.function_for(*g) == package)
-                    .collect(),
+            .map(|package| {
+                let routes: Vec<&'static Route> = ROUTES
+                    .iter()
+                    .filter(|route| pattern.function_for(route) == package)
+                    .collect();
+                let catches_all = package == pattern.catch_all_function();
+                FunctionSpec {
+                    package,
+                    function_name: format!("catalog-{env_name}-{package}"),
+                    groups: Group::ALL
+                        .into_iter()
+                        .filter(|group| {
+                            routes.iter().any(|route| route.group() == *group)
+                                || (catches_all && *group == Group::Meta)
+                        })
+                        .collect(),
+                    routes,
+                }
             })
             .collect();
 
@@ -137,20 +196,19 @@ impl Deployment {
             function,
             auth: MethodAuth::None,
         };
-        let fallback = pattern.function_for(Group::Meta);
+        let fallback = pattern.catch_all_function();
         let mut methods: Vec<MethodSpec> = catch_all_paths("/", &declared)
             .into_iter()
             .map(|path| any(path, fallback))
             .collect();
-        if pattern == Pattern::Fat {
+        if pattern != Pattern::Lith {
             for group in Group::ALL {
                 if let Some(collection) = group.collection() {
                     let prefix = format!("{API_PREFIX}/{}", collection.name());
-                    methods.extend(
-                        catch_all_paths(&prefix, &declared)
-                            .into_iter()
-                            .map(|path| any(path, group.name())),
-                    );
+                    methods.extend(catch_all_paths(&prefix, &declared).into_iter().map(|path| {
+                        let function = pattern.catch_all_function_under(group, &path);
+                        any(path, function)
+                    }));
                 }
             }
         }
@@ -158,7 +216,7 @@ impl Deployment {
             methods.push(MethodSpec {
                 path: route.path.to_owned(),
                 http_method: route.method.as_str(),
-                function: pattern.function_for(route.group()),
+                function: pattern.function_for(route),
                 auth: match route.access {
                     Access::Public => MethodAuth::None,
                     Access::CognitoToken => MethodAuth::Cognito,
@@ -175,7 +233,7 @@ impl Deployment {
                 methods.push(MethodSpec {
                     path: route.path.to_owned(),
                     http_method: "OPTIONS",
-                    function: pattern.function_for(route.group()),
+                    function: pattern.function_for(route),
                     auth: MethodAuth::None,
                 });
             }
@@ -186,6 +244,7 @@ impl Deployment {
                 package: JANITOR,
                 function_name: format!("catalog-{env_name}-{JANITOR}"),
                 groups: Vec::new(),
+                routes: Vec::new(),
             },
             env_name: env_name.to_owned(),
             config,
@@ -307,7 +366,7 @@ mod tests {
                     .find(|m| m.path == route.path && m.http_method == route.method.as_str())
                     .unwrap_or_else(|| panic!("{} {}", route.method.as_str(), route.path));
                 assert_eq!(method.auth == MethodAuth::Cognito, route.is_protected());
-                assert_eq!(method.function, pattern.function_for(route.group()));
+                assert_eq!(method.function, pattern.function_for(route));
             }
         }
     }
@@ -324,9 +383,55 @@ mod tests {
                     .collect();
                 assert_eq!(preflights.len(), 1, "OPTIONS {}", route.path);
                 assert_eq!(preflights[0].auth, MethodAuth::None);
-                assert_eq!(preflights[0].function, pattern.function_for(route.group()));
+                assert_eq!(
+                    preflights[0].function,
+                    ROUTES
+                        .iter()
+                        .find(|first| first.path == route.path)
+                        .map(|first| pattern.function_for(first))
+                        .unwrap()
+                );
             }
         }
+    }
+
+    #[test]
+    fn single_has_one_function_per_route_and_meta_catches_the_rest() {
+        let single = dev(Pattern::Single);
+        assert_eq!(single.functions.len(), ROUTES.len() + 1);
+        for (function, route) in single.functions.iter().zip(ROUTES) {
+            assert_eq!(function.routes, [route]);
+            assert_eq!(function.groups, [route.group()]);
+            assert_eq!(
+                function.function_name,
+                format!("catalog-dev-{}", route.operation.slug())
+            );
+        }
+        let meta = single.functions.last().unwrap();
+        assert_eq!(
+            (meta.package, meta.groups.as_slice()),
+            ("meta", &[Group::Meta][..])
+        );
+        assert!(
+            meta.routes.is_empty(),
+            "reached only through the catch-alls"
+        );
+        let any: Vec<(&str, &str)> = single
+            .methods
+            .iter()
+            .filter(|m| m.http_method == "ANY")
+            .map(|m| (m.path.as_str(), m.function))
+            .collect();
+        assert_eq!(
+            any[..5],
+            [
+                ("/", "meta"),
+                ("/{proxy+}", "meta"),
+                ("/api/v0/projects", "list-projects"),
+                ("/api/v0/projects/{name}", "get-project"),
+                ("/api/v0/projects/{name}/{proxy+}", "get-project"),
+            ]
+        );
     }
 
     #[test]

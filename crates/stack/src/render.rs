@@ -14,7 +14,7 @@ use crate::logging::FunctionLogging;
 use crate::model::{Deployment, FunctionSpec, JANITOR, MethodAuth, Pattern};
 use crate::monitoring;
 use crate::template::{ApiTemplate, TemplateError};
-use routes::Group;
+use routes::{CollectionOp, MetaOp, Operation};
 
 /// The stage's access log line: one JSON object per request, in API Gateway's `$context` variables.
 pub const ACCESS_LOG_FORMAT: &str = concat!(
@@ -504,11 +504,12 @@ fn render_catalog_table(
     )
 }
 
-/// A function's own role: its logs, and of the catalog's table only what its route groups need.
-/// A collection group reads and writes items of its own partition (`dynamodb:LeadingKeys`), with
-/// the item actions only, which always name a partition: Scan, which names none, is never granted
-/// (under `ForAllValues`, a request without the key would match). The meta group checks that the
-/// table is there (`/health`). Returns the role's logical id.
+/// A function's own role: its logs, and of the catalog's table only what its routes do there
+/// ([`item_action`]). Item actions are granted on the routes' own collections' partitions
+/// (`dynamodb:LeadingKeys`); every one of them names a partition, and Scan, which names none, is
+/// never granted (under `ForAllValues`, a request without the key would match). The health check
+/// describes the table. A single-purpose function gets its one route's action: a GET function
+/// reads, a create function writes its own collection. Returns the role's logical id.
 fn function_role(
     config: &EnvConfig,
     function: &FunctionSpec,
@@ -516,18 +517,28 @@ fn function_role(
     resources: &mut Map<String, Value>,
 ) -> Result<String, RenderError> {
     let table_arn = json!({"Fn::GetAtt": [CATALOG_TABLE, "Arn"]});
-    let collections: Vec<&str> = function
-        .groups
-        .iter()
-        .filter_map(|group| group.collection())
-        .map(|collection| collection.name())
-        .collect();
+    let mut collections: Vec<&str> = Vec::new();
+    let mut needed: Vec<&str> = Vec::new();
+    for route in &function.routes {
+        if let (Operation::Collection(collection, _), Some(action)) =
+            (route.operation, item_action(route.operation))
+        {
+            if !collections.contains(&collection.name()) {
+                collections.push(collection.name());
+            }
+            needed.push(action);
+        }
+    }
     let mut statements = Vec::new();
     if !collections.is_empty() {
+        let actions: Vec<&str> = ITEM_ACTIONS
+            .into_iter()
+            .filter(|action| needed.contains(action))
+            .collect();
         statements.push(json!({
             "Sid": "ItsCollections",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+            "Action": actions,
             "Resource": table_arn,
             "Condition": {
                 "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": collections},
@@ -535,7 +546,11 @@ fn function_role(
             },
         }));
     }
-    if function.groups.contains(&Group::Meta) {
+    if function
+        .routes
+        .iter()
+        .any(|route| route.operation == Operation::Meta(MetaOp::Health))
+    {
         statements.push(json!({
             "Sid": "HealthCheck",
             "Effect": "Allow",
@@ -551,6 +566,27 @@ fn function_role(
         resources,
     )?;
     Ok(id)
+}
+
+/// The item actions a role may list, in the order its statement lists them.
+const ITEM_ACTIONS: [&str; 4] = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+];
+
+/// The one item action the DynamoDB store (crates/store-dynamodb) makes for a collection
+/// operation: a page is a Query of the collection's partition, a create a conditional PutItem,
+/// a get a GetItem, a delete a conditional DeleteItem. Meta operations make none.
+fn item_action(operation: Operation) -> Option<&'static str> {
+    match operation {
+        Operation::Collection(_, CollectionOp::List) => Some("dynamodb:Query"),
+        Operation::Collection(_, CollectionOp::Create) => Some("dynamodb:PutItem"),
+        Operation::Collection(_, CollectionOp::Get) => Some("dynamodb:GetItem"),
+        Operation::Collection(_, CollectionOp::Delete) => Some("dynamodb:DeleteItem"),
+        Operation::Meta(_) => None,
+    }
 }
 
 /// AWS managed policies a function's role needs beyond its logs: the network interfaces of VPC
@@ -574,7 +610,7 @@ fn lambda_role(policy_name: &str, statements: Vec<Value>, managed: &[&str], tags
         .chain(managed.iter().copied())
         .map(|policy| json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:iam::aws:policy/{policy}")}))
         .collect();
-    json!({
+    let mut role = json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
             "AssumeRolePolicyDocument": {
@@ -582,13 +618,18 @@ fn lambda_role(policy_name: &str, statements: Vec<Value>, managed: &[&str], tags
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
             },
             "ManagedPolicyArns": managed,
-            "Policies": [{
-                "PolicyName": policy_name,
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-            }],
             "Tags": tags,
         },
-    })
+    });
+    // A function that needs nothing beyond its logs (a single-purpose meta function) gets no
+    // inline policy: IAM refuses a policy document without statements.
+    if !statements.is_empty() {
+        role["Properties"]["Policies"] = json!([{
+            "PolicyName": policy_name,
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+        }]);
+    }
+    role
 }
 
 /// What differs between the functions of a template.

@@ -19,8 +19,8 @@ fn cfn_lint_finds_no_errors_in_the_rendered_templates() {
     files.sort();
     assert_eq!(
         files.len(),
-        5,
-        "expected dev and prod templates of both patterns, and the logging role's, in {}",
+        2 * Pattern::ALL.len() + 1,
+        "expected dev and prod templates of every pattern, and the logging role's, in {}",
         templates.display()
     );
     lint(&files);

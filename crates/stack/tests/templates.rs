@@ -54,7 +54,7 @@ fn every_route_reaches_its_groups_function_and_protected_ones_need_the_authorize
             let matched = api.match_request(route.method.as_str(), &path).unwrap();
             assert_eq!(
                 api.function(matched.method).package,
-                pattern.function_for(route.group())
+                pattern.function_for(route)
             );
             let authorized = matches!(
                 matched.method.authorization,
@@ -255,7 +255,8 @@ fn role_statements(template: &Value, package: &str) -> Vec<Value> {
         .unwrap_or_else(|| panic!("{package}'s function names no role"));
     template["Resources"][role]["Properties"]["Policies"]
         .as_array()
-        .unwrap()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
         .iter()
         .flat_map(|policy| {
             policy["PolicyDocument"]["Statement"]
@@ -322,6 +323,47 @@ fn each_fat_function_may_touch_only_its_own_partition_and_meta_only_describe_the
         .map(|p| template["Resources"][stack::function_id(p)]["Properties"]["Role"].to_string())
         .collect();
     assert_eq!(roles.len(), 3, "one role per function");
+}
+
+/// Least privilege per route: a GET function reads its own partition, a create function writes
+/// it, a listing queries it, the health check describes the table, and the rest (the catch-all
+/// meta function among them) has nothing of the table at all.
+#[test]
+fn each_single_purpose_function_may_do_only_what_its_route_does() {
+    let template = stack::render(&deployment("dev", Pattern::Single)).unwrap();
+    for route in routes::ROUTES {
+        let slug = route.operation.slug();
+        let (partitions, actions) = table_access(&role_statements(&template, slug));
+        let (expected_partitions, expected_actions): (Vec<&str>, Vec<&str>) = match route.operation
+        {
+            routes::Operation::Collection(collection, op) => (
+                vec![collection.name()],
+                vec![match op {
+                    routes::CollectionOp::List => "dynamodb:Query",
+                    routes::CollectionOp::Create => "dynamodb:PutItem",
+                    routes::CollectionOp::Get => "dynamodb:GetItem",
+                    routes::CollectionOp::Delete => "dynamodb:DeleteItem",
+                }],
+            ),
+            routes::Operation::Meta(routes::MetaOp::Health) => {
+                (vec![], vec!["dynamodb:DescribeTable"])
+            }
+            routes::Operation::Meta(_) => (vec![], vec![]),
+        };
+        assert_eq!(partitions, expected_partitions, "{slug}");
+        assert_eq!(actions, expected_actions, "{slug}");
+    }
+    assert!(role_statements(&template, "meta").is_empty());
+    let roles: std::collections::BTreeSet<String> = Pattern::Single
+        .functions()
+        .iter()
+        .map(|p| template["Resources"][stack::function_id(p)]["Properties"]["Role"].to_string())
+        .collect();
+    assert_eq!(
+        roles.len(),
+        routes::ROUTES.len() + 1,
+        "one role per function"
+    );
 }
 
 #[test]
