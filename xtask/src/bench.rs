@@ -20,7 +20,11 @@ pub const MEASURE: Tool = ("measure", "measure");
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Patterns to measure, comma-separated
-    #[arg(long = "pattern", value_delimiter = ',', default_value = "lith,fat")]
+    #[arg(
+        long = "pattern",
+        value_delimiter = ',',
+        default_value = "lith,fat,single"
+    )]
     patterns: Vec<Pattern>,
     #[arg(long, default_value = "dev")]
     env: String,

@@ -1,6 +1,7 @@
-//! `cargo xtask coldstart`: cold starts compared between the lith and FAT patterns on the local
-//! stack, against a floor (a hello-world lambda_http function built in the same profile), with a
-//! table, a JSON file of every raw sample (and the machine) and an SVG chart.
+//! `cargo xtask coldstart`: cold starts compared between the lith, FAT and single-purpose
+//! patterns on the local stack, against a floor (a hello-world lambda_http function built in the
+//! same profile), with a table, a JSON file of every raw sample (and the machine) and an SVG
+//! chart.
 //!
 //! With `--target aws`, the same comparison in AWS Lambda, across architectures and memory sizes
 //! too: the packages are built for each architecture and handed to `coldstart-aws`, which makes
@@ -29,7 +30,7 @@ pub const FLOOR: Tool = ("coldstart-floor", "coldstart-floor");
 #[derive(Debug, Clone, clap::Args)]
 pub struct ColdstartOptions {
     /// Patterns to compare, comma-separated
-    #[arg(long, value_delimiter = ',', default_value = "lith,fat")]
+    #[arg(long, value_delimiter = ',', default_value = "lith,fat,single")]
     pub patterns: Vec<Pattern>,
     /// Forced cold starts per pattern and route group (and of the floor)
     #[arg(long, default_value_t = 10)]
@@ -335,11 +336,11 @@ mod tests {
         assert_eq!(args.memory, [256, 2048]);
         assert_eq!(args.options.samples, 3);
 
-        // The defaults: both patterns and architectures, three memory sizes, 10 samples,
-        // on the local stack unless told otherwise.
+        // The issues' defaults: all three patterns, both architectures, three memory sizes, 10
+        // samples, on the local stack unless told otherwise.
         let Cli { args } = Cli::parse_from(["coldstart"]);
         assert_eq!(args.target, Target::Local);
-        assert_eq!(args.options.patterns, [Pattern::Lith, Pattern::Fat]);
+        assert_eq!(args.options.patterns, Pattern::ALL);
         assert_eq!(args.arch, [Architecture::X86_64, Architecture::Arm64]);
         assert_eq!(args.memory, [128, 512, 1024]);
         assert_eq!(args.options.samples, 10);

@@ -16,7 +16,9 @@ use aws_session::Session;
 use aws_types::request_id::RequestId;
 use base64::Engine;
 use deployer::Deployer;
-use measure::coldstart::{ColdstartRun, ForceColdStart, GroupResult, PatternResult, probe_path};
+use measure::coldstart::{
+    ColdstartRun, ForceColdStart, GroupResult, PatternResult, probe_function, probe_path,
+};
 use packaging::{Architecture, Artifact};
 use platform_report::Report;
 use proxy_event::ProxyRequest;
@@ -446,6 +448,7 @@ impl Measurement {
                         pattern: key.1.to_owned(),
                         architecture: Some(key.0.to_owned()),
                         memory_mb: Some(memory),
+                        deployment: None,
                         groups: vec![group],
                     }),
                 }
@@ -515,11 +518,23 @@ impl Measurement {
             Some(Ok(pattern)) => pattern,
             // No tag (made by hand?): the functions say which.
             _ if summary.functions.iter().any(|f| f.ends_with("-lith")) => Pattern::Lith,
+            _ if summary
+                .functions
+                .iter()
+                .any(|f| f.ends_with("-list-projects")) =>
+            {
+                Pattern::Single
+            }
             _ => Pattern::Fat,
         };
         let template = render(pattern, plan, None)?;
         let mut by_group = BTreeMap::new();
-        for function in template.functions.values().filter(|f| !f.groups.is_empty()) {
+        // Each group's measurement function copies the stack's function of the group's probe
+        // (its role allows what the probe does, even with one function per route).
+        for group in routes::Group::ALL {
+            let Some(function) = probe_function(&template, group.name()) else {
+                continue;
+            };
             if !summary.functions.contains(&function.function_name) {
                 continue;
             }
@@ -551,9 +566,7 @@ impl Measurement {
                     .and_then(|l| l.application_log_level())
                     .cloned(),
             };
-            for group in &function.groups {
-                by_group.insert(group.clone(), found.clone());
-            }
+            by_group.insert(group.name().to_owned(), found);
         }
         for group in routes::Group::ALL {
             if !by_group.contains_key(group.name()) {
@@ -866,17 +879,13 @@ fn targets(plan: &Plan) -> Result<Vec<Target<'_>>, ColdstartError> {
         for &pattern in &plan.patterns {
             let template = render(pattern, plan, Some(architecture))?;
             for group in routes::Group::ALL {
-                let function = template
-                    .functions
-                    .values()
-                    .find(|f| f.groups.iter().any(|g| g == group.name()))
-                    .ok_or_else(|| {
-                        ColdstartError::Plan(format!(
-                            "the {} template has no function for {}",
-                            pattern.name(),
-                            group.name()
-                        ))
-                    })?;
+                let function = probe_function(&template, group.name()).ok_or_else(|| {
+                    ColdstartError::Plan(format!(
+                        "the {} template has no function for {}",
+                        pattern.name(),
+                        group.name()
+                    ))
+                })?;
                 let package = plan
                     .packages
                     .iter()

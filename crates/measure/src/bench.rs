@@ -30,18 +30,17 @@ pub async fn run(
     state_dir: PathBuf,
     requests: usize,
 ) -> Result<BenchResult, MeasureError> {
-    // The functions that serve routes (a scheduled one, like the janitor, has no group).
-    let functions: Vec<(String, String)> = template
-        .functions
-        .values()
-        .filter(|f| !f.groups.is_empty())
-        .map(|f| {
-            (
-                f.function_name.clone(),
-                f.groups.first().cloned().unwrap_or_default(),
-            )
-        })
-        .collect();
+    // Each function that serves a group's probe, once, with the first such group.
+    let mut functions: Vec<(String, String)> = Vec::new();
+    for group in routes::Group::ALL {
+        if let Some(function) = crate::coldstart::probe_function(&template, group.name())
+            && !functions
+                .iter()
+                .any(|(name, _)| *name == function.function_name)
+        {
+            functions.push((function.function_name.clone(), group.name().to_owned()));
+        }
+    }
     let stack = start_private_stack(template, user_pools, artifacts_dir, state_dir).await?;
     let outcome = measure(&stack, &functions, requests).await;
     stack.stop().await;

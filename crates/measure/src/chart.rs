@@ -8,6 +8,17 @@ use crate::stats::Summary;
 /// A bar chart: per group, the median of each pattern with a min-max whisker, for Init Duration
 /// and for first-request latency, side by side. In AWS, each pattern, architecture and memory
 /// size is a series of its own, and the second panel is the Invoke's round trip.
+/// `lith vs fat vs single`: the patterns of the run, each once, in order.
+fn compared(run: &ColdstartRun) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for pattern in &run.patterns {
+        if !names.contains(&pattern.pattern.as_str()) {
+            names.push(&pattern.pattern);
+        }
+    }
+    names.join(" vs ")
+}
+
 pub fn render_svg(run: &ColdstartRun) -> String {
     const COLORS: [&str; 8] = [
         "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
@@ -23,7 +34,7 @@ pub fn render_svg(run: &ColdstartRun) -> String {
         (second, GroupResult::first_request),
     ];
     // The legend: as many series to a row as fit (AWS runs have up to 8 or more).
-    let (legend_w, per_row) = (150.0_f64, 6_usize);
+    let (legend_w, per_row) = (210.0_f64, 4_usize);
     let legend_rows = run.patterns.len().div_ceil(per_row).max(1);
     let (panel_w, panel_h, left) = (460.0_f64, 300.0_f64, 60.0_f64);
     let top = 90.0 + 18.0 * (legend_rows - 1) as f64;
@@ -40,12 +51,13 @@ pub fn render_svg(run: &ColdstartRun) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts{}, lith vs fat: median with min-max, {} samples per group</text>"#,
+        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts{}, {}: median with min-max, {} samples per group</text>"#,
         if run.aws_region.is_some() {
             " in AWS Lambda"
         } else {
             ""
         },
+        compared(run),
         run.samples
     );
     let subtitle = match &run.aws_region {
@@ -67,7 +79,7 @@ pub fn render_svg(run: &ColdstartRun) -> String {
             COLORS[p % COLORS.len()],
             x + 16.0,
             y + 10.0,
-            escape(&pattern.label())
+            escape(&pattern.legend())
         );
     }
     for (index, (title, metric)) in panels.iter().enumerate() {

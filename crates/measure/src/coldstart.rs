@@ -24,29 +24,44 @@ use platform_report::Report;
 use crate::machine::Machine;
 use crate::stats::{Summary, percentile};
 
-/// A route each group's function answers without a token, from the route table: the
-/// collection's list (one item, so the page is small) or, for meta, the health check.
-pub fn probe_path(group: &str) -> String {
+/// The route each group is measured by, from the route table: one its function answers
+/// without a token, the collection's list (one item, so the page is small) or, for meta, the
+/// health check.
+pub fn probe_route(group: &str) -> &'static routes::Route {
     use routes::{CollectionOp, MetaOp, Operation};
-    let route = routes::ROUTES
+    let health = Operation::Meta(MetaOp::Health);
+    routes::ROUTES
         .iter()
         .find(|r| {
             r.group().name() == group
-                && matches!(
-                    r.operation,
-                    Operation::Collection(_, CollectionOp::List) | Operation::Meta(MetaOp::Health)
-                )
+                && matches!(r.operation, Operation::Collection(_, CollectionOp::List))
         })
-        .or_else(|| {
-            routes::ROUTES
-                .iter()
-                .find(|r| r.operation == Operation::Meta(MetaOp::Health))
-        })
-        .expect("the route table has a health check");
+        .or_else(|| health.route())
+        .expect("the route table has a health check")
+}
+
+/// The path of [`probe_route`] as requested.
+pub fn probe_path(group: &str) -> String {
+    let route = probe_route(group);
     match route.operation {
-        Operation::Collection(..) => format!("{}?limit=1", route.path),
-        Operation::Meta(_) => route.path.to_owned(),
+        routes::Operation::Collection(..) => format!("{}?limit=1", route.path),
+        routes::Operation::Meta(_) => route.path.to_owned(),
     }
+}
+
+/// The function of `template` that serves a group's probe: the one the method of the probe
+/// route invokes (a group may have several functions: one per route with `--pattern single`).
+pub fn probe_function<'t>(
+    template: &'t stack::ApiTemplate,
+    group: &str,
+) -> Option<&'t stack::template::FunctionTemplate> {
+    let route = probe_route(group);
+    let resource = template.resources.iter().find(|r| r.path == route.path)?;
+    let method = resource
+        .methods
+        .iter()
+        .find(|m| m.http_method == route.method.as_str())?;
+    Some(template.function(method))
 }
 
 /// Forcing a cold start, one interface for both measurements: whatever makes the next request to
@@ -109,10 +124,59 @@ pub struct PatternResult {
     /// The function's memory size in MB, when the run compares sizes (AWS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u32>,
+    /// How many functions the pattern deploys and what their packages weigh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentSize>,
     pub groups: Vec<GroupResult>,
 }
 
+/// What a pattern deploys: the functions that serve routes (the janitor left out, every
+/// pattern has it) and the total size of their zips, when every zip was there to weigh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeploymentSize {
+    pub functions: usize,
+    pub zip_bytes: Option<u64>,
+}
+
+impl DeploymentSize {
+    /// The route-serving functions of `template`, their packages weighed in `artifacts_dir`
+    /// (`<package>/bootstrap.zip`).
+    pub fn of(template: &stack::ApiTemplate, artifacts_dir: &Path) -> DeploymentSize {
+        let functions: Vec<_> = template
+            .functions
+            .values()
+            .filter(|f| !f.groups.is_empty())
+            .collect();
+        DeploymentSize {
+            functions: functions.len(),
+            zip_bytes: functions
+                .iter()
+                .map(|f| {
+                    std::fs::metadata(artifacts_dir.join(&f.package).join("bootstrap.zip"))
+                        .ok()
+                        .map(|m| m.len())
+                })
+                .sum(),
+        }
+    }
+}
+
 impl PatternResult {
+    /// The label, and the function count and package size when known: `single · 14 fn, 62.4 MB`.
+    pub fn legend(&self) -> String {
+        match self.deployment {
+            Some(DeploymentSize {
+                functions,
+                zip_bytes,
+            }) => format!(
+                "{} · {functions} fn{}",
+                self.label(),
+                zip_bytes.map_or(String::new(), |b| format!(", {}", mb(Some(b))))
+            ),
+            None => self.label(),
+        }
+    }
+
     /// `lith`, or `lith arm64 512 MB` with the further dimensions.
     pub fn label(&self) -> String {
         let mut label = self.pattern.clone();
@@ -354,6 +418,7 @@ pub fn render_tables(run: &ColdstartRun) -> String {
         pattern: "-".into(),
         architecture: None,
         memory_mb: None,
+        deployment: None,
         groups: Vec::new(),
     };
     if let Some(floor) = &run.floor {
@@ -397,24 +462,52 @@ pub fn render_tables(run: &ColdstartRun) -> String {
              cold invocation"
         );
     }
-    let ratios = ratios(run);
-    if !ratios.is_empty() {
-        let _ = writeln!(out, "\n  lith / fat, medians (above 1: the lith is slower)");
-        let what = if run.aws_region.is_some() {
-            "round trip"
-        } else {
-            "first request"
-        };
-        let width = ratios
-            .iter()
-            .map(|r| r.0.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(13);
-        for (group, init, first) in ratios {
+    let sized: Vec<&PatternResult> = run
+        .patterns
+        .iter()
+        .filter(|p| p.deployment.is_some())
+        .collect();
+    if !sized.is_empty() {
+        let _ = writeln!(out, "\n  pattern  functions  packages (zip, total)");
+        for pattern in sized {
+            let size = pattern.deployment.expect("filtered on");
             let _ = writeln!(
                 out,
-                "  {group:<width$} init {init:.2}x   {what} {first:.2}x"
+                "  {:<7}  {:<9}  {}",
+                pattern.label(),
+                size.functions,
+                mb(size.zip_bytes)
+            );
+        }
+    }
+    let ratios = ratios(run);
+    let what = if run.aws_region.is_some() {
+        "round trip"
+    } else {
+        "first request"
+    };
+    let width = ratios
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(13);
+    let mut versus: Vec<&str> = Vec::new();
+    for ratio in &ratios {
+        if !versus.contains(&ratio.versus.as_str()) {
+            versus.push(&ratio.versus);
+        }
+    }
+    for other in versus {
+        let _ = writeln!(
+            out,
+            "\n  lith / {other}, medians (above 1: the lith is slower)"
+        );
+        for ratio in ratios.iter().filter(|r| r.versus == other) {
+            let _ = writeln!(
+                out,
+                "  {:<width$} init {:.2}x   {what} {:.2}x",
+                ratio.label, ratio.init, ratio.first_request
             );
         }
     }
@@ -433,15 +526,29 @@ pub fn render_tables(run: &ColdstartRun) -> String {
     out
 }
 
-/// Per group (and, in AWS, per architecture and memory size): lith median over fat median, for
-/// init and first request. The label is the group, followed by the further dimensions if any.
-pub fn ratios(run: &ColdstartRun) -> Vec<(String, f64, f64)> {
+/// One line of the ratios: the lith's median over another pattern's, for a group (and, in AWS,
+/// an architecture and a memory size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ratio {
+    /// The pattern the lith is compared with: `fat` or `single`.
+    pub versus: String,
+    /// The group, followed by the further dimensions if any: `projects arm64 512 MB`.
+    pub label: String,
+    pub init: f64,
+    pub first_request: f64,
+}
+
+/// Per pattern other than the lith, per group (and, in AWS, per architecture and memory size):
+/// the lith's median over that pattern's, for init and first request. The lith is the
+/// reference because it is what the proof of concept deployed.
+pub fn ratios(run: &ColdstartRun) -> Vec<Ratio> {
     let mut out = Vec::new();
-    for lith in run.patterns.iter().filter(|p| p.pattern == "lith") {
-        let Some(fat) = run.patterns.iter().find(|p| {
-            p.pattern == "fat"
-                && p.architecture == lith.architecture
-                && p.memory_mb == lith.memory_mb
+    let others = run.patterns.iter().filter(|p| p.pattern != "lith");
+    for other in others {
+        let Some(lith) = run.patterns.iter().find(|p| {
+            p.pattern == "lith"
+                && p.architecture == other.architecture
+                && p.memory_mb == other.memory_mb
         }) else {
             continue;
         };
@@ -449,11 +556,11 @@ pub fn ratios(run: &ColdstartRun) -> Vec<(String, f64, f64)> {
             pattern.groups.iter().find(|g| g.group == group).cloned()
         };
         for group in routes::Group::ALL {
-            let (Some(l), Some(f)) = (find(lith, group.name()), find(fat, group.name())) else {
+            let (Some(l), Some(o)) = (find(lith, group.name()), find(other, group.name())) else {
                 continue;
             };
-            let (Some(li), Some(fi), Some(lf), Some(ff)) =
-                (l.init(), f.init(), l.first_request(), f.first_request())
+            let (Some(li), Some(oi), Some(lf), Some(of)) =
+                (l.init(), o.init(), l.first_request(), o.first_request())
             else {
                 continue;
             };
@@ -462,7 +569,12 @@ pub fn ratios(run: &ColdstartRun) -> Vec<(String, f64, f64)> {
             if let Some(rest) = dimensions.strip_prefix("lith").filter(|r| !r.is_empty()) {
                 label.push_str(rest);
             }
-            out.push((label, li.median / fi.median, lf.median / ff.median));
+            out.push(Ratio {
+                versus: other.pattern.clone(),
+                label,
+                init: li.median / oi.median,
+                first_request: lf.median / of.median,
+            });
         }
     }
     out
@@ -546,12 +658,20 @@ mod tests {
                     pattern: "lith".into(),
                     architecture: None,
                     memory_mb: None,
+                    deployment: Some(DeploymentSize {
+                        functions: 1,
+                        zip_bytes: Some(4_810_000),
+                    }),
                     groups: vec![group("projects", &[4.0, 2.0, 3.0])],
                 },
                 PatternResult {
                     pattern: "fat".into(),
                     architecture: None,
                     memory_mb: None,
+                    deployment: Some(DeploymentSize {
+                        functions: 3,
+                        zip_bytes: None,
+                    }),
                     groups: vec![group("projects", &[2.0, 1.0, 1.5])],
                 },
             ],
@@ -583,7 +703,13 @@ mod tests {
         let lith = &run.patterns[0].groups[0];
         let init = lith.init().unwrap();
         assert_eq!((init.median, init.min, init.max), (3.0, 2.0, 4.0));
-        assert_eq!(ratios(&run), [("projects".to_owned(), 2.0, 2.0)]);
+        let ratio = |versus: &str, label: &str, init: f64, first_request: f64| Ratio {
+            versus: versus.into(),
+            label: label.into(),
+            init,
+            first_request,
+        };
+        assert_eq!(ratios(&run), [ratio("fat", "projects", 2.0, 2.0)]);
         let table = render_tables(&run);
         assert!(table.contains("3.00 / 4.00 / 2.00 / 4.00"), "{table}");
         assert!(table.contains("projects      init 2.00x"), "{table}");
@@ -596,12 +722,20 @@ mod tests {
             "fat over the floor: {table}"
         );
         assert!(table.contains("f-floor"), "{table}");
+        assert!(
+            table.contains("pattern  functions  packages (zip, total)")
+                && table.contains("lith     1          4.81 MB")
+                && table.contains("fat      3          -"),
+            "{table}"
+        );
         let svg = crate::chart::render_svg(&run);
         assert!(
             svg.starts_with("<svg")
                 && svg.contains("cpu &lt;x&gt;")
                 && svg.matches("<rect").count() >= 5
                 && svg.contains("floor 2.00 ms")
+                && svg.contains("lith vs fat:")
+                && svg.contains("lith · 1 fn, 4.81 MB")
         );
     }
 
@@ -624,6 +758,7 @@ mod tests {
             pattern: pattern.into(),
             architecture: Some(architecture.into()),
             memory_mb: Some(512),
+            deployment: None,
             groups: vec![sample(init)],
         };
         run.patterns = vec![
@@ -632,11 +767,15 @@ mod tests {
             result("fat", "x86_64", 15.0),
             result("fat", "arm64", 25.0),
         ];
+        let ratios: Vec<_> = ratios(&run)
+            .into_iter()
+            .map(|r| (r.versus, r.label, r.init, r.first_request))
+            .collect();
         assert_eq!(
-            ratios(&run),
+            ratios,
             [
-                ("projects x86_64 512 MB".to_owned(), 2.0, 1.0),
-                ("projects arm64 512 MB".to_owned(), 0.8, 1.0),
+                ("fat".into(), "projects x86_64 512 MB".into(), 2.0, 1.0),
+                ("fat".into(), "projects arm64 512 MB".into(), 0.8, 1.0),
             ]
         );
         let table = render_tables(&run);

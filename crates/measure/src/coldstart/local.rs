@@ -53,11 +53,7 @@ pub async fn measure_pattern(
     let pattern = pattern.as_str();
     let mut targets: Vec<(String, String, String)> = Vec::new();
     for group in routes::Group::ALL {
-        let function = template
-            .functions
-            .values()
-            .find(|f| f.groups.iter().any(|g| g == group.name()));
-        if let Some(function) = function {
+        if let Some(function) = super::probe_function(&template, group.name()) {
             targets.push((
                 group.name().to_owned(),
                 function.function_name.clone(),
@@ -65,6 +61,7 @@ pub async fn measure_pattern(
             ));
         }
     }
+    let deployment = super::DeploymentSize::of(&template, &artifacts_dir);
     let stack = start_private_stack_with(
         template,
         user_pools,
@@ -139,6 +136,7 @@ pub async fn measure_pattern(
         pattern: pattern.to_owned(),
         architecture: None,
         memory_mb: None,
+        deployment: Some(deployment),
         groups,
     })
 }
