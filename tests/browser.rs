@@ -19,7 +19,7 @@ use e2e::local_stack::TestStack;
 use serde_json::{Value, json};
 use stack::Pattern;
 
-e2e::both_patterns!(a_page_on_another_origin_reads_the_gateways_errors_and_the_apis_answers);
+e2e::all_patterns!(a_page_on_another_origin_reads_the_gateways_errors_and_the_apis_answers);
 
 /// Where Debian's chromium package puts the browser; `CHROMIUM` may name another.
 fn chromium() -> PathBuf {

@@ -123,7 +123,7 @@ mod cognito_moto {
         assert!(matches!(denied, Denied::UnknownIssuer(_)), "{denied}");
     }
 
-    e2e::both_patterns!(the_local_stack_trusts_moto_tokens_through_motos_jwks);
+    e2e::all_patterns!(the_local_stack_trusts_moto_tokens_through_motos_jwks);
 
     async fn the_local_stack_trusts_moto_tokens_through_motos_jwks(pattern: Pattern) {
         let moto = Moto::start().await;

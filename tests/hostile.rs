@@ -2,7 +2,7 @@
 //! abused headers, path and method spellings, spoofed client addresses, hostile bodies and
 //! queries), each answered with an exact status and none of them writing anything.
 //!
-//! Every scenario runs on both patterns. Every case checks what was written afterwards, by
+//! Every scenario runs on every pattern. Every case checks what was written afterwards, by
 //! listing the collection from an allowed client, because a refusal that still wrote would be
 //! the incident. Requests whose path, method or header bytes an HTTP client would tidy up go over
 //! raw TCP (`e2e::raw`). `tests/local_stack.rs` already covers tokens of an unconfigured pool,
@@ -32,7 +32,7 @@ type HeaderCase<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, u16);
 /// A body case: what it is, the content type, the body, the status and error expected.
 type BodyCase<'a> = (&'a str, Option<&'a [u8]>, Vec<u8>, u16, &'a str);
 
-e2e::both_patterns!(
+e2e::all_patterns!(
     forged_and_malformed_tokens_are_refused,
     a_token_missing_sub_or_username_never_writes_anonymously,
     abused_authorization_headers_are_refused,

@@ -16,7 +16,7 @@ use e2e::local_stack::{
 use serde_json::{Map, Value, json};
 use stack::Pattern;
 
-e2e::both_patterns!(
+e2e::all_patterns!(
     crud_goes_through_the_gateway_and_keeps_the_stage,
     writes_without_a_valid_token_get_401,
     every_configured_pool_may_write,
@@ -547,7 +547,7 @@ fn parse_reports(lines: &[String]) -> Vec<Report> {
 
 async fn only_the_first_request_to_a_function_has_an_init_duration(pattern: Pattern) {
     let stack = TestStack::start(pattern).await;
-    let log = stack.log_path(&stack.function_name("projects"));
+    let log = stack.log_path(&stack.function_for("list_projects"));
     for _ in 0..2 {
         assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
     }
@@ -559,10 +559,10 @@ async fn only_the_first_request_to_a_function_has_an_init_duration(pattern: Patt
     assert_ne!(reports[0].request_id, reports[1].request_id);
     assert_eq!(reports[0].memory_size_mb, Some(stack.config.memory_mb));
 
-    if pattern == Pattern::Fat {
-        // Only the projects function ran.
-        let meta = log_lines(&stack.log_path(&stack.function_name("meta")));
-        assert!(parse_reports(&meta).is_empty(), "{}", meta.join("\n"));
+    if pattern != Pattern::Lith {
+        // Only the function of the listing ran.
+        let health = log_lines(&stack.log_path(&stack.function_for("health")));
+        assert!(parse_reports(&health).is_empty(), "{}", health.join("\n"));
     }
     stack.stop().await;
 }
@@ -575,7 +575,7 @@ async fn only_the_first_request_to_a_function_has_an_init_duration(pattern: Patt
 /// level the log has.
 async fn functions_log_as_the_templates_logging_config_declares(pattern: Pattern) {
     let stack = TestStack::start(pattern).await;
-    let log = stack.log_path(&stack.function_name("projects"));
+    let log = stack.log_path(&stack.function_for("list_projects"));
     assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
     let lines = wait_for_lines(&log, |lines| !parse_reports(lines).is_empty()).await;
     let types: Vec<String> = lines
@@ -606,7 +606,7 @@ async fn functions_log_as_the_templates_logging_config_declares(pattern: Pattern
         }
     }));
     let stack = TestStack::start_with(options).await;
-    let log = stack.log_path(&stack.function_name("projects"));
+    let log = stack.log_path(&stack.function_for("list_projects"));
     assert_eq!(stack.get("/dev/api/v0/projects").await.status, 200);
     let lines = wait_for_lines(&log, |lines| !parse_reports(lines).is_empty()).await;
     assert!(
@@ -677,7 +677,7 @@ async fn each_request_leaves_one_access_log_line(pattern: Pattern) {
 
 async fn payloads_over_10_mb_are_refused_before_the_function(pattern: Pattern) {
     let stack = TestStack::start(pattern).await;
-    let function_log = stack.log_path(&stack.function_name("projects"));
+    let function_log = stack.log_path(&stack.function_for("create_project"));
     let mut body = br#"{"name": "Huge", "description": ""#.to_vec();
     body.resize(MAX_REQUEST_BYTES + 1 - 2, b'x');
     body.extend_from_slice(br#""}"#);

@@ -144,9 +144,9 @@ pub fn sqlite_url(dir: &Path) -> String {
 }
 
 /// Runs each scenario `async fn <name>(pattern: stack::Pattern)` once per packaging pattern, as
-/// the tests `<name>::lith` and `<name>::fat`.
+/// the tests `<name>::lith`, `<name>::fat` and `<name>::single`.
 #[macro_export]
-macro_rules! both_patterns {
+macro_rules! all_patterns {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,6 +157,11 @@ macro_rules! both_patterns {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn fat() {
                 super::$scenario(stack::Pattern::Fat).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn single() {
+                super::$scenario(stack::Pattern::Single).await;
             }
         }
     )*};

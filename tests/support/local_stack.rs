@@ -442,13 +442,14 @@ impl TestStack {
         self.stack.logs_dir().join(format!("{name}.log"))
     }
 
-    /// The deployed name of the function that serves `group` in this pattern.
-    pub fn function_name(&self, group: &str) -> String {
-        let package = match self.pattern {
-            Pattern::Lith => "lith",
-            Pattern::Fat => group,
-        };
-        format!("catalog-{ENV}-{package}")
+    /// The deployed name of the function that serves the route `operation_id` (the route
+    /// table's, e.g. `list_projects`) in this pattern.
+    pub fn function_for(&self, operation_id: &str) -> String {
+        let route = routes::ROUTES
+            .iter()
+            .find(|route| route.operation_id == operation_id)
+            .unwrap_or_else(|| panic!("the route table has no operation {operation_id}"));
+        format!("catalog-{ENV}-{}", self.pattern.function_for(route))
     }
 
     /// Stops serving and ends every function process.

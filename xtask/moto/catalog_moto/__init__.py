@@ -9,7 +9,8 @@ ordinary SDK calls of moto's own backends.
 - apigateway: resource models for AWS::ApiGateway::Authorizer, Stage and
   Account, and
   fixes to moto's own Method, Resource, Deployment and RestApi models.
-- changeset: executing a change set honours DependsOn and refreshes the stack.
+- changeset: executing a change set honours DependsOn and refreshes the stack,
+  and a resource removed by one update is created again when a later one adds it.
 - s3: GetBucketVersioning answers with AWS's XML root, which the Rust SDK needs.
 - cloudwatch: a resource model for AWS::CloudWatch::Alarm (prod's alarms).
 

@@ -22,6 +22,12 @@ template's parameters, and an identical second update was not recognised as
 "no changes"; nor did the stack take the change set's tags, which AWS applies
 to the stack (and propagates to its resources). The second patch brings the
 stack up to date, as AWS does.
+
+And an update that removes a resource deletes it but keeps moto's parsed copy
+of it, so a later update that adds the same logical id again found it
+"already there" and created nothing: switching fat -> lith -> single left the
+stack without its MetaFunction, though the change set said Add. AWS creates
+it anew. The third patch forgets what an update removed.
 """
 
 from typing import Any
@@ -93,3 +99,18 @@ def execute_change_set_and_refresh_stack(
 
 
 CloudFormationBackend.execute_change_set = execute_change_set_and_refresh_stack  # type: ignore[method-assign]
+
+
+original_update = ResourceMap.update
+
+
+def update_forgetting_removed_resources(
+    self: ResourceMap, template: dict[str, Any], parameters: dict[str, Any] | None = None
+) -> None:
+    before = set(self._resource_json_map)
+    original_update(self, template, parameters)
+    for removed in before - set(template["Resources"]):
+        self._parsed_resources.pop(removed, None)
+
+
+ResourceMap.update = update_forgetting_removed_resources  # type: ignore[method-assign]
