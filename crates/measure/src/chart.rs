@@ -119,23 +119,6 @@ pub fn render_svg(run: &ColdstartRun) -> String {
                 y(value) + 4.0
             );
         }
-        // The floor's median init, across the init panel: what any lambda_http binary needs.
-        if let Some(floor) = run
-            .floor
-            .as_ref()
-            .and_then(GroupResult::init)
-            .filter(|_| index == 0)
-        {
-            let _ = writeln!(
-                svg,
-                r##"<line x1="{x0}" y1="{fy:.1}" x2="{}" y2="{fy:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555">floor {:.2} ms</text>"##,
-                x0 + panel_w,
-                x0 + panel_w,
-                y(floor.median) - 4.0,
-                floor.median,
-                fy = y(floor.median),
-            );
-        }
         let slot = panel_w / groups.len() as f64;
         let bar = slot / (run.patterns.len() as f64 + 1.0);
         for (g, group) in groups.iter().enumerate() {
@@ -179,6 +162,24 @@ pub fn render_svg(run: &ColdstartRun) -> String {
                     summary.median
                 );
             }
+        }
+        // The floor's median init, across the init panel: what any lambda_http binary needs. Drawn
+        // over the bars, its label haloed in white, so neither hides it.
+        if let Some(floor) = run
+            .floor
+            .as_ref()
+            .and_then(GroupResult::init)
+            .filter(|_| index == 0)
+        {
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{x0}" y1="{fy:.1}" x2="{}" y2="{fy:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{}" y="{:.1}" text-anchor="end" fill="#555" stroke="#fff" stroke-width="3" paint-order="stroke">floor {:.2} ms</text>"##,
+                x0 + panel_w,
+                x0 + panel_w,
+                y(floor.median) - 4.0,
+                floor.median,
+                fy = y(floor.median),
+            );
         }
     }
     svg.push_str("</svg>\n");
