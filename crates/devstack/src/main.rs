@@ -176,10 +176,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let janitor = config.janitor_period;
     let stack = LocalStack::start(config).await?;
     let base = stack.base_url();
-    println!(
-        "local stack listening: API Gateway (stage {stage}) + WAF + Cognito + Lambda ({})",
+    // A few functions fit the headline; the single pattern's fifteen get a line of their own.
+    let lambda = if functions.len() <= 4 {
         functions.join(", ")
+    } else {
+        format!("{} functions", functions.len())
+    };
+    println!(
+        "local stack listening: API Gateway (stage {stage}) + WAF + Cognito + Lambda ({lambda})"
     );
+    if functions.len() > 4 {
+        println!("  lambda  {}", functions.join(", "));
+    }
     println!("  API     {base}/api/v0");
     if let Some(also) = stack.also_addr() {
         println!("          (also on {also}: `localhost` works whichever loopback it names)");
