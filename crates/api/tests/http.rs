@@ -112,7 +112,8 @@ async fn every_route_of_the_table_is_served_by_the_lith_and_only_by_its_group() 
 #[tokio::test]
 async fn each_single_purpose_router_serves_its_route_alone() {
     use api::single;
-    let singles: [(&str, fn(AppState) -> Router); 13] = [
+    type Build = fn(AppState) -> Router;
+    let singles: [(&str, Build); 13] = [
         ("welcome", single::welcome),
         ("health", single::health),
         ("openapi", single::openapi),
