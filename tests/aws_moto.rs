@@ -74,6 +74,34 @@ async fn function_names(lambda: &aws_sdk_lambda::Client) -> BTreeSet<String> {
 }
 
 /// What API Gateway has: `METHOD path -> authorization type`, for every method of the one API.
+async fn role_names(iam: &aws_sdk_iam::Client) -> Vec<String> {
+    iam.list_roles()
+        .send()
+        .await
+        .unwrap()
+        .roles()
+        .iter()
+        .map(|r| r.role_name().to_owned())
+        .collect()
+}
+
+/// One role per function, so that each may do only what its routes need.
+fn assert_roles(roles: &[String], expected: &[&str]) {
+    for role in expected {
+        assert!(
+            roles.iter().any(|r| r.contains(role)),
+            "{role} among the functions' roles: {roles:?}"
+        );
+    }
+}
+
+/// Each of `expected` ("METHOD path -> authorization") is among the API's methods.
+fn assert_methods(methods: &BTreeSet<String>, expected: &[&str]) {
+    for method in expected {
+        assert!(methods.contains(*method), "{method} in {methods:#?}");
+    }
+}
+
 async fn methods(apigw: &aws_sdk_apigateway::Client) -> BTreeSet<String> {
     let apis = apigw.get_rest_apis().send().await.unwrap();
     let [api] = apis.items() else {
@@ -141,37 +169,21 @@ async fn one_stack_takes_fat_then_lith_single_and_fat_again_then_is_destroyed() 
     .map(String::from)
     .into();
     assert_eq!(function_names(&lambda).await, fat_functions);
-    let fat_methods = methods(&apigw).await;
-    for protected in [
-        "POST /api/v0/projects -> COGNITO_USER_POOLS",
-        "DELETE /api/v0/projects/{name} -> COGNITO_USER_POOLS",
-        "POST /api/v0/technologies -> COGNITO_USER_POOLS",
-        "DELETE /api/v0/technologies/{name} -> COGNITO_USER_POOLS",
-        "GET /api/v0/projects -> NONE",
-        "ANY /api/v0/projects/{name}/{proxy+} -> NONE",
-        "ANY /{proxy+} -> NONE",
-    ] {
-        assert!(
-            fat_methods.contains(protected),
-            "{protected} in {fat_methods:#?}"
-        );
-    }
-    let roles: Vec<String> = iam
-        .list_roles()
-        .send()
-        .await
-        .unwrap()
-        .roles()
-        .iter()
-        .map(|r| r.role_name().to_owned())
-        .collect();
+    assert_methods(
+        &methods(&apigw).await,
+        &[
+            "POST /api/v0/projects -> COGNITO_USER_POOLS",
+            "DELETE /api/v0/projects/{name} -> COGNITO_USER_POOLS",
+            "POST /api/v0/technologies -> COGNITO_USER_POOLS",
+            "DELETE /api/v0/technologies/{name} -> COGNITO_USER_POOLS",
+            "GET /api/v0/projects -> NONE",
+            "ANY /api/v0/projects/{name}/{proxy+} -> NONE",
+            "ANY /{proxy+} -> NONE",
+        ],
+    );
+    let roles = role_names(&iam).await;
     // One role per function, so that each may touch only its own collection's partition.
-    for role in ["ProjectsRole", "TechnologiesRole", "MetaRole"] {
-        assert!(
-            roles.iter().any(|r| r.contains(role)),
-            "{role} among the functions' roles: {roles:?}"
-        );
-    }
+    assert_roles(&roles, &["ProjectsRole", "TechnologiesRole", "MetaRole"]);
     let groups: BTreeSet<String> = logs
         .describe_log_groups()
         .send()
@@ -241,33 +253,20 @@ async fn one_stack_takes_fat_then_lith_single_and_fat_again_then_is_destroyed() 
         .collect();
     assert_eq!(single_functions.len(), routes::ROUTES.len() + 2);
     assert_eq!(function_names(&lambda).await, single_functions);
-    let single_methods = methods(&apigw).await;
-    for expected in [
-        "POST /api/v0/projects -> COGNITO_USER_POOLS",
-        "DELETE /api/v0/technologies/{name} -> COGNITO_USER_POOLS",
-        "ANY /api/v0/projects/{name}/{proxy+} -> NONE",
-        "ANY /{proxy+} -> NONE",
-    ] {
-        assert!(
-            single_methods.contains(expected),
-            "{expected} in {single_methods:#?}"
-        );
-    }
-    let roles: Vec<String> = iam
-        .list_roles()
-        .send()
-        .await
-        .unwrap()
-        .roles()
-        .iter()
-        .map(|r| r.role_name().to_owned())
-        .collect();
-    for role in ["GetProjectRole", "CreateTechnologyRole", "HealthRole"] {
-        assert!(
-            roles.iter().any(|r| r.contains(role)),
-            "{role} among the functions' roles: {roles:?}"
-        );
-    }
+    assert_methods(
+        &methods(&apigw).await,
+        &[
+            "POST /api/v0/projects -> COGNITO_USER_POOLS",
+            "DELETE /api/v0/technologies/{name} -> COGNITO_USER_POOLS",
+            "ANY /api/v0/projects/{name}/{proxy+} -> NONE",
+            "ANY /{proxy+} -> NONE",
+        ],
+    );
+    let roles = role_names(&iam).await;
+    assert_roles(
+        &roles,
+        &["GetProjectRole", "CreateTechnologyRole", "HealthRole"],
+    );
 
     // And back to fat: the same stack, the route functions replaced by the groups' again.
     let Deployed::Changed(fat_again) = deploy(&deployer, Pattern::Fat).await else {
