@@ -363,67 +363,6 @@ async fn a_sqlite_file_locked_by_another_process_is_a_503_with_retry_after_until
     stack.stop().await;
 }
 
-/// Takes CAP_DAC_OVERRIDE from the calling thread and every thread and process it starts from
-/// now on, so that file modes bind even when the tests run as root (Lambda runs functions as a
-/// user of their own). Capabilities are per thread: the rest of the test process keeps them.
-fn without_root_file_override() {
-    const PR_CAPBSET_DROP: i32 = 24;
-    const CAP_DAC_OVERRIDE: u32 = 1;
-    const VERSION_3: u32 = 0x2008_0522;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    unsafe extern "C" {
-        fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
-        fn capget(header: *mut Header, data: *mut Data) -> i32;
-        fn capset(header: *mut Header, data: *const Data) -> i32;
-    }
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    let overrides = 1u32 << CAP_DAC_OVERRIDE;
-    // SAFETY: the header and the two data words are the layout capget and capset take for
-    // version 3; pid 0 is the calling thread.
-    unsafe {
-        assert_eq!(
-            capget(&mut header, data.as_mut_ptr()),
-            0,
-            "capget: {}",
-            std::io::Error::last_os_error()
-        );
-        if data[0].effective & overrides == 0 {
-            return; // Not root, or root without the override: modes bind already.
-        }
-        // Out of the bounding set too, or a root process started from here gets it back.
-        assert_eq!(
-            prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE.into(), 0, 0, 0),
-            0,
-            "dropping CAP_DAC_OVERRIDE: {}",
-            std::io::Error::last_os_error()
-        );
-        data[0].effective &= !overrides;
-        data[0].permitted &= !overrides;
-        data[0].inheritable &= !overrides;
-        assert_eq!(
-            capset(&mut header, data.as_ptr()),
-            0,
-            "capset: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -485,12 +424,12 @@ async fn a_read_only_sqlite_file_is_a_503_with_retry_after_until_fixed(pattern: 
 }
 
 /// Runs `scenario` on a runtime whose threads (and the function processes they start) cannot
-/// override file modes; see [`without_root_file_override`].
+/// override file modes; see [`store_contract::without_root_file_override`].
 fn run_without_root_file_override<F: Future<Output = ()>>(
     scenario: impl FnOnce() -> F + Send + 'static,
 ) {
     std::thread::spawn(move || {
-        without_root_file_override();
+        store_contract::without_root_file_override();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -517,6 +456,15 @@ mod a_read_only_sqlite_file_is_a_503_with_retry_after_until_fixed {
         super::run_without_root_file_override(|| {
             super::a_read_only_sqlite_file_is_a_503_with_retry_after_until_fixed(
                 stack::Pattern::Fat,
+            )
+        });
+    }
+
+    #[test]
+    fn single() {
+        super::run_without_root_file_override(|| {
+            super::a_read_only_sqlite_file_is_a_503_with_retry_after_until_fixed(
+                stack::Pattern::Single,
             )
         });
     }

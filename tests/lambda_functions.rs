@@ -305,6 +305,54 @@ async fn each_fat_function_serves_only_its_group() {
     }
 }
 
+/// Each single-purpose bootstrap serves its route, and any other path or method as the API's
+/// JSON 404 or 405: the route table's other handlers are not in it.
+#[tokio::test]
+async fn each_single_purpose_function_serves_only_its_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(dir.path());
+    let code = |response: &devstack::proxy::ProxyResponse| {
+        response
+            .json()
+            .ok()
+            .and_then(|body| body["code"].as_str().map(str::to_owned))
+    };
+    for route in routes::ROUTES {
+        let function = route.operation.slug();
+        let mut single = Function::start(function, &[("STORE_URL", &store)], dir.path()).await;
+        let path = route
+            .path
+            .replace("{name}", "Atlas")
+            .replace("{asset}", "swagger-ui.css");
+        let mut own = request(route.method.as_str(), &path).claims(claims("alice"));
+        if route.method == routes::Method::Post {
+            own = own.json_body(&json!({"name": "Atlas"}));
+        }
+        let response = single.send(own).await;
+        assert!(
+            response.status < 500
+                && response.status != 405
+                && code(&response).as_deref() != Some("no_route"),
+            "{function} answering its own route {} {path}: {} {:?}",
+            route.method.as_str(),
+            response.status,
+            response.json()
+        );
+        let elsewhere = if route.path == "/health" {
+            "/api/v0"
+        } else {
+            "/health"
+        };
+        let other = single.send(request("GET", elsewhere)).await;
+        assert_eq!(
+            (other.status, code(&other).as_deref()),
+            (404, Some("no_route")),
+            "{function} answering GET {elsewhere}"
+        );
+        single.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn processes_sharing_one_sqlite_file_see_each_others_writes_and_survive_a_kill() {
     let dir = tempfile::tempdir().unwrap();
@@ -404,7 +452,7 @@ async fn logs_are_json_lines_carrying_the_request_id() {
 /// The point of the DynamoDB store: whatever function of whichever pattern answers, in whatever
 /// new execution environment, the catalog is the same table's.
 #[tokio::test]
-async fn functions_of_both_patterns_share_the_dynamodb_table_across_cold_starts() {
+async fn functions_of_every_pattern_share_the_dynamodb_table_across_cold_starts() {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start().await;
     moto.catalog_table("catalog-dev-shared").await;
@@ -462,7 +510,36 @@ async fn functions_of_both_patterns_share_the_dynamodb_table_across_cold_starts(
     let mut meta = Function::start("meta", &env, dir.path()).await;
     let health = meta.send(request("GET", "/health")).await;
     assert_eq!(health.status, 200, "{:?}", health.json());
-    for function in [lith, projects, technologies, meta] {
+
+    // And the single-purpose functions: one writes, another reads it, a third deletes.
+    let mut create = Function::start("create-project", &env, dir.path()).await;
+    let created = create
+        .send(
+            request("POST", "/api/v0/projects")
+                .claims(claims("bob"))
+                .json_body(&json!({"name": "Borealis"})),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let mut get = Function::start("get-technology", &env, dir.path()).await;
+    let rust = get.send(request("GET", "/api/v0/technologies/Rust")).await;
+    assert_eq!(
+        rust.status, 200,
+        "a single function sees the fat one's write"
+    );
+    let mut delete = Function::start("delete-project", &env, dir.path()).await;
+    let deleted = delete
+        .send(request("DELETE", "/api/v0/projects/Borealis").claims(claims("bob")))
+        .await;
+    assert_eq!(deleted.status, 204);
+    let gone = projects
+        .send(request("GET", "/api/v0/projects/Borealis"))
+        .await;
+    assert_eq!(
+        gone.status, 404,
+        "the fat function sees the single one's delete"
+    );
+    for function in [lith, projects, technologies, meta, create, get, delete] {
         function.stop().await;
     }
 }

@@ -5,6 +5,9 @@
 //! rule (the adapter's crate needs `tokio` among its dev-dependencies). A dev-only crate rather
 //! than a feature of `catalog`, so no build of the shipped crates changes with the tests.
 
+mod file_modes;
+pub use file_modes::without_root_file_override;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

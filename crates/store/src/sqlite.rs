@@ -390,7 +390,7 @@ mod tests {
         // In a thread of its own: that is how far giving up the capability reaches.
         std::thread::spawn(move || {
             let path = fixed_path;
-            without_root_file_override();
+            store_contract::without_root_file_override();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -440,62 +440,6 @@ mod tests {
     fn set_mode(path: &Path, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    /// Takes CAP_DAC_OVERRIDE from the calling thread and whatever it starts, so that file modes
-    /// bind it even as root (the tests may run as root; Lambda runs functions as another user).
-    /// Capabilities are per thread: the rest of the test process keeps them.
-    fn without_root_file_override() {
-        const PR_CAPBSET_DROP: i32 = 24;
-        const CAP_DAC_OVERRIDE: u32 = 1;
-        const VERSION_3: u32 = 0x2008_0522;
-        #[repr(C)]
-        struct Header {
-            version: u32,
-            pid: i32,
-        }
-        #[repr(C)]
-        #[derive(Clone, Copy, Default)]
-        struct Data {
-            effective: u32,
-            permitted: u32,
-            inheritable: u32,
-        }
-        unsafe extern "C" {
-            fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
-            fn capget(header: *mut Header, data: *mut Data) -> i32;
-            fn capset(header: *mut Header, data: *const Data) -> i32;
-        }
-        let mut header = Header {
-            version: VERSION_3,
-            pid: 0,
-        };
-        let mut data = [Data::default(); 2];
-        // SAFETY: the header and the two data words are the layout capget/capset take for
-        // version 3; pid 0 is the calling thread.
-        unsafe {
-            if capget(&mut header, data.as_mut_ptr()) != 0 {
-                panic!("capget: {}", std::io::Error::last_os_error());
-            }
-            let overrides = 1u32 << CAP_DAC_OVERRIDE;
-            if data[0].effective & overrides == 0 {
-                return; // Not root, or root without the override: modes bind already.
-            }
-            // Kept out of the bounding set too, or a root process started from here (execve)
-            // would get it back.
-            if prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE.into(), 0, 0, 0) != 0 {
-                panic!(
-                    "dropping CAP_DAC_OVERRIDE: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-            data[0].effective &= !overrides;
-            data[0].permitted &= !overrides;
-            data[0].inheritable &= !overrides;
-            if capset(&mut header, data.as_ptr()) != 0 {
-                panic!("capset: {}", std::io::Error::last_os_error());
-            }
-        }
     }
 
     #[tokio::test]
