@@ -55,12 +55,12 @@ fn temporary(name: &str) -> bool {
 }
 
 #[tokio::test]
-async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_nothing_behind() {
+async fn a_whole_run_over_the_patterns_architectures_and_memory_sizes_leaves_nothing_behind() {
     let (server, lambda) = account(Behaviour::default()).await;
     let packages = Packages::new();
     let plan = plan(
         &packages,
-        &[Pattern::Lith, Pattern::Fat],
+        &Pattern::ALL,
         &[Architecture::X86_64, Architecture::Arm64],
         &[128, 512],
         2,
@@ -71,9 +71,9 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
         .await
         .unwrap_or_else(|e| panic!("{e}\n{:#?}", progress.lines));
 
-    // 2 patterns x 2 architectures x 2 memory sizes, each with its 3 route groups, 2 cold
+    // 3 patterns x 2 architectures x 2 memory sizes, each with its 3 route groups, 2 cold
     // starts each: every one counted, since every report had an Init Duration.
-    assert_eq!(run.run.patterns.len(), 8);
+    assert_eq!(run.run.patterns.len(), 12);
     for result in &run.run.patterns {
         assert_eq!(result.groups.len(), 3, "{}", result.label());
         for group in &result.groups {
@@ -85,9 +85,9 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
             assert!(sample.first_request_ms > 0.0);
         }
     }
-    assert_eq!(progress.total, Some(48));
-    assert_eq!(progress.samples, (1..=48).collect::<Vec<_>>());
-    assert_eq!(run.cost.usage.requests, 48);
+    assert_eq!(progress.total, Some(72));
+    assert_eq!(progress.samples, (1..=72).collect::<Vec<_>>());
+    assert_eq!(run.cost.usage.requests, 72);
     assert_eq!(run.run.aws_region.as_deref(), Some(REGION));
 
     let state = lambda.state.lock().unwrap();
@@ -95,9 +95,9 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
     // in a new execution environment at the memory size measured.
     assert_eq!(state.refused_in_progress, 0);
     assert!(state.invocations.iter().all(|i| i.cold));
-    assert_eq!(state.updates, 48);
+    assert_eq!(state.updates, 72);
     // One function per architecture, pattern and group; every one deleted.
-    assert_eq!(state.created.len(), 12);
+    assert_eq!(state.created.len(), 18);
     assert!(
         state.created.iter().all(|n| temporary(n)),
         "{:?}",
@@ -128,6 +128,13 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
         .find(|i| i.function.contains("-lith-meta-"))
         .unwrap();
     assert_eq!(lith_meta.event["path"], "/health");
+    // The single pattern's projects group is its list-projects function, with the same event.
+    let single_projects = state
+        .invocations
+        .iter()
+        .find(|i| i.function.contains("-single-projects-"))
+        .unwrap();
+    assert_eq!(single_projects.event["resource"], "/api/v0/projects");
     assert!(state.invocations.iter().any(|i| i.memory_mb == 128));
     assert!(state.invocations.iter().any(|i| i.memory_mb == 512));
     drop(state);
@@ -138,11 +145,15 @@ async fn a_whole_run_over_two_patterns_architectures_and_memory_sizes_leaves_not
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&written["json"]).unwrap()).unwrap();
     assert_eq!(json["aws_region"], REGION);
-    assert_eq!(json["patterns"].as_array().unwrap().len(), 8);
-    assert_eq!(json["functions"]["deleted"].as_array().unwrap().len(), 12);
-    assert_eq!(json["cost"]["usage"]["requests"], 48);
+    assert_eq!(json["patterns"].as_array().unwrap().len(), 12);
+    assert_eq!(json["functions"]["deleted"].as_array().unwrap().len(), 18);
+    assert_eq!(json["cost"]["usage"]["requests"], 72);
     let svg = std::fs::read_to_string(&written["svg"]).unwrap();
-    assert!(svg.contains("lith arm64 512 MB") && svg.contains("fat x86_64 128 MB"));
+    assert!(
+        svg.contains("lith arm64 512 MB")
+            && svg.contains("fat x86_64 128 MB")
+            && svg.contains("single arm64 128 MB")
+    );
     let table = run.table();
     assert_eq!(std::fs::read_to_string(&written["table"]).unwrap(), table);
     // The fake's lith starts 12 ms slower than its fat: the ratios say so per dimension.

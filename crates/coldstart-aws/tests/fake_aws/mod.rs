@@ -649,7 +649,7 @@ impl Packages {
         let dir = tempfile::tempdir().unwrap();
         let mut artifacts = Vec::new();
         for architecture in [Architecture::X86_64, Architecture::Arm64] {
-            for function in packaging::functions_of(&[stack::Pattern::Lith, stack::Pattern::Fat]) {
+            for function in packaging::functions_of(&stack::Pattern::ALL) {
                 let name = format!("{}-{}", function.name(), architecture.as_str());
                 let binary = format!("not really the {name} binary").into_bytes();
                 let zip_bytes = packaging::zip_bootstrap(&binary).unwrap();
