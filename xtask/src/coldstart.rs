@@ -38,6 +38,10 @@ pub struct ColdstartOptions {
     /// Warm requests per pattern and route group, after the cold starts
     #[arg(long, default_value_t = 100)]
     pub burst: usize,
+    /// Locally: one row per route of the table (13) instead of one per route group, writes
+    /// included (with a token of the environment's first pool)
+    #[arg(long)]
+    pub per_route: bool,
     #[arg(long, default_value = "dev")]
     pub env: String,
 }
@@ -122,7 +126,7 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| workspace.target_dir.join("coldstart"));
     let recorded = format!(
-        "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {} --store {}",
+        "cargo xtask coldstart --patterns {} --samples {} --burst {} --env {} --store {}{}",
         options
             .patterns
             .iter()
@@ -132,9 +136,17 @@ pub fn run(workspace: &Workspace, args: Args) -> Result<()> {
         options.samples,
         options.burst,
         options.env,
-        store.name()
+        store.name(),
+        if options.per_route {
+            " --per-route"
+        } else {
+            ""
+        }
     );
     let mut command = tool_command(&built.measure, "coldstart", workspace, &options.env);
+    if options.per_route {
+        command.arg("--per-route");
+    }
     for pattern in &options.patterns {
         let rendered = template::render(workspace, &options.env, *pattern)?;
         rendered.write()?;
@@ -179,6 +191,12 @@ fn in_aws(workspace: &Workspace, args: Args) -> Result<()> {
     let options = &args.options;
     if options.samples == 0 {
         bail!("--samples must be at least 1");
+    }
+    if options.per_route {
+        bail!(
+            "--per-route is for the local stack: in AWS each route group is measured through \
+             its probe route (run `cargo xtask coldstart --per-route` for every route locally)"
+        );
     }
     if args.store.store == StoreKind::Dynamodb {
         bail!(

@@ -23,7 +23,13 @@ pub fn render_svg(run: &ColdstartRun) -> String {
     const COLORS: [&str; 8] = [
         "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
     ];
-    let groups: Vec<&str> = routes::Group::ALL.iter().map(|g| g.name()).collect();
+    // The rows, in the order the run measured them: the route groups, or every route.
+    let mut groups: Vec<&str> = Vec::new();
+    for group in run.patterns.iter().flat_map(|p| &p.groups) {
+        if !groups.contains(&group.group.as_str()) {
+            groups.push(&group.group);
+        }
+    }
     type Metric = fn(&GroupResult) -> Option<Summary>;
     let second = match &run.aws_region {
         Some(_) => "Round trip of the cold Invoke, from the client (ms)",
@@ -36,10 +42,27 @@ pub fn render_svg(run: &ColdstartRun) -> String {
     // The legend: as many series to a row as fit (AWS runs have up to 8 or more).
     let (legend_w, per_row) = (210.0_f64, 4_usize);
     let legend_rows = run.patterns.len().div_ceil(per_row).max(1);
-    let (panel_w, panel_h, left) = (460.0_f64, 300.0_f64, 60.0_f64);
+    // Side by side for a few rows; one above the other, each as wide as its rows need, for a
+    // per-route run.
+    let stacked = groups.len() > 4;
+    let (panel_h, left) = (300.0_f64, 60.0_f64);
+    let panel_w = if stacked {
+        (groups.len() as f64 * 120.0).max(460.0)
+    } else {
+        460.0
+    };
     let top = 90.0 + 18.0 * (legend_rows - 1) as f64;
-    let width = left + panels.len() as f64 * (panel_w + left);
-    let height = top + panel_h + 70.0;
+    let (width, height) = if stacked {
+        (
+            2.0 * left + panel_w,
+            top + panels.len() as f64 * (panel_h + 70.0),
+        )
+    } else {
+        (
+            left + panels.len() as f64 * (panel_w + left),
+            top + panel_h + 70.0,
+        )
+    };
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -51,7 +74,7 @@ pub fn render_svg(run: &ColdstartRun) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts{}, {}: median with min-max, {} samples per group</text>"#,
+        r#"<text x="{left}" y="24" font-size="16" font-weight="bold">Cold starts{}, {}: median with min-max, {} samples per bar</text>"#,
         if run.aws_region.is_some() {
             " in AWS Lambda"
         } else {
@@ -83,7 +106,11 @@ pub fn render_svg(run: &ColdstartRun) -> String {
         );
     }
     for (index, (title, metric)) in panels.iter().enumerate() {
-        let x0 = left + index as f64 * (panel_w + left);
+        let (x0, top) = if stacked {
+            (left, top + index as f64 * (panel_h + 70.0))
+        } else {
+            (left + index as f64 * (panel_w + left), top)
+        };
         let max = run
             .patterns
             .iter()

@@ -42,11 +42,7 @@ pub fn probe_route(group: &str) -> &'static routes::Route {
 
 /// The path of [`probe_route`] as requested.
 pub fn probe_path(group: &str) -> String {
-    let route = probe_route(group);
-    match route.operation {
-        routes::Operation::Collection(..) => format!("{}?limit=1", route.path),
-        routes::Operation::Meta(_) => route.path.to_owned(),
-    }
+    Probe::of_group(group).path()
 }
 
 /// The function of `template` that serves a group's probe: the one the method of the probe
@@ -55,13 +51,95 @@ pub fn probe_function<'t>(
     template: &'t stack::ApiTemplate,
     group: &str,
 ) -> Option<&'t stack::template::FunctionTemplate> {
-    let route = probe_route(group);
-    let resource = template.resources.iter().find(|r| r.path == route.path)?;
-    let method = resource
-        .methods
-        .iter()
-        .find(|m| m.http_method == route.method.as_str())?;
-    Some(template.function(method))
+    Probe::of_group(group).function(template)
+}
+
+/// What one row of a cold-start table measures: a route, requested as its label says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The row's label: the route group (`projects`, measured through [`probe_route`]) or, in
+    /// a per-route run, the route's own slug (`create-project`).
+    pub label: &'static str,
+    pub route: &'static routes::Route,
+}
+
+/// The name a probe's path gives a route's `{name}`: never created, so a get or a delete of it
+/// is the store's full round trip ending in 404.
+pub const PROBE_ITEM: &str = "coldstart-probe";
+
+/// The documentation file a probe of `/docs/{asset}` asks for.
+const PROBE_ASSET: &str = "swagger-ui.css";
+
+impl Probe {
+    pub fn of_group(group: &str) -> Probe {
+        let route = probe_route(group);
+        Probe {
+            // An unknown group is measured by the health check, as meta is.
+            label: routes::Group::from_name(group).map_or("meta", |g| g.name()),
+            route,
+        }
+    }
+
+    /// What a run measures: one probe per route group, or with `per_route` one per route of
+    /// the table, in table order.
+    pub fn all(per_route: bool) -> Vec<Probe> {
+        if per_route {
+            routes::ROUTES
+                .iter()
+                .map(|route| Probe {
+                    label: route.operation.slug(),
+                    route,
+                })
+                .collect()
+        } else {
+            routes::Group::ALL
+                .iter()
+                .map(|group| Probe::of_group(group.name()))
+                .collect()
+        }
+    }
+
+    /// The path requested: the route's with its parameters filled in, and a page of one item.
+    pub fn path(&self) -> String {
+        let path = self
+            .route
+            .path
+            .replace("{name}", PROBE_ITEM)
+            .replace("{asset}", PROBE_ASSET);
+        match self.route.operation {
+            routes::Operation::Collection(_, routes::CollectionOp::List) => {
+                format!("{path}?limit=1")
+            }
+            _ => path,
+        }
+    }
+
+    /// The status the API answers a probe with: 404 for a get or delete of [`PROBE_ITEM`],
+    /// 201 for a create (of a new name each time), 200 otherwise.
+    pub fn expected_status(&self) -> u16 {
+        use routes::{CollectionOp, Operation};
+        match self.route.operation {
+            Operation::Collection(_, CollectionOp::Create) => 201,
+            Operation::Collection(_, CollectionOp::Get | CollectionOp::Delete) => 404,
+            _ => 200,
+        }
+    }
+
+    /// The function of `template` the probe's method invokes.
+    pub fn function<'t>(
+        &self,
+        template: &'t stack::ApiTemplate,
+    ) -> Option<&'t stack::template::FunctionTemplate> {
+        let resource = template
+            .resources
+            .iter()
+            .find(|r| r.path == self.route.path)?;
+        let method = resource
+            .methods
+            .iter()
+            .find(|m| m.http_method == self.route.method.as_str())?;
+        Some(template.function(method))
+    }
 }
 
 /// Forcing a cold start, one interface for both measurements: whatever makes the next request to
@@ -538,9 +616,9 @@ pub struct Ratio {
     pub first_request: f64,
 }
 
-/// Per pattern other than the lith, per group (and, in AWS, per architecture and memory size):
-/// the lith's median over that pattern's, for init and first request. The lith is the
-/// reference because it is what the proof of concept deployed.
+/// Per pattern other than the lith, per row (a group or a route; in AWS, also per architecture
+/// and memory size): the lith's median over that pattern's, for init and first request. The
+/// lith is the reference because it is what the proof of concept deployed.
 pub fn ratios(run: &ColdstartRun) -> Vec<Ratio> {
     let mut out = Vec::new();
     let others = run.patterns.iter().filter(|p| p.pattern != "lith");
@@ -555,8 +633,8 @@ pub fn ratios(run: &ColdstartRun) -> Vec<Ratio> {
         let find = |pattern: &PatternResult, group: &str| {
             pattern.groups.iter().find(|g| g.group == group).cloned()
         };
-        for group in routes::Group::ALL {
-            let (Some(l), Some(o)) = (find(lith, group.name()), find(other, group.name())) else {
+        for group in lith.groups.iter().map(|g| g.group.as_str()) {
+            let (Some(l), Some(o)) = (find(lith, group), find(other, group)) else {
                 continue;
             };
             let (Some(li), Some(oi), Some(lf), Some(of)) =
@@ -564,7 +642,7 @@ pub fn ratios(run: &ColdstartRun) -> Vec<Ratio> {
             else {
                 continue;
             };
-            let mut label = group.name().to_owned();
+            let mut label = group.to_owned();
             let dimensions = lith.label();
             if let Some(rest) = dimensions.strip_prefix("lith").filter(|r| !r.is_empty()) {
                 label.push_str(rest);
@@ -636,6 +714,56 @@ mod tests {
             not_cold: Vec::new(),
             warm_ms: vec![0.5, 0.6, 0.7],
         }
+    }
+
+    #[test]
+    fn a_per_route_run_probes_every_route_through_the_function_that_serves_it() {
+        let json: serde_json::Value =
+            serde_json::from_str(include_str!("../../../deploy/templates/dev-single.json"))
+                .unwrap();
+        let single = stack::ApiTemplate::read(&json).unwrap();
+        let probes = Probe::all(true);
+        assert_eq!(probes.len(), routes::ROUTES.len());
+        for probe in &probes {
+            let function = probe.function(&single).unwrap();
+            assert_eq!(function.package, probe.label, "each route its own function");
+            assert!(!probe.path().contains('{'), "{}", probe.path());
+        }
+        let expected: Vec<(&str, u16)> = probes
+            .iter()
+            .map(|p| (p.label, p.expected_status()))
+            .filter(|(label, _)| label.ends_with("-project") || label.ends_with("-projects"))
+            .collect();
+        assert_eq!(
+            expected,
+            [
+                ("list-projects", 200),
+                ("create-project", 201),
+                ("get-project", 404),
+                ("delete-project", 404),
+            ]
+        );
+        let groups: Vec<&str> = Probe::all(false).iter().map(|p| p.label).collect();
+        assert_eq!(groups, ["projects", "technologies", "meta"]);
+        assert_eq!(probe_path("projects"), "/api/v0/projects?limit=1");
+        assert_eq!(probe_path("meta"), "/health");
+    }
+
+    #[test]
+    fn ratios_and_the_chart_follow_the_rows_measured() {
+        let mut run = run();
+        run.patterns[0].groups = vec![group("create-project", &[3.0]), group("health", &[2.0])];
+        run.patterns[1].groups = vec![group("create-project", &[1.5]), group("health", &[2.0])];
+        let labels: Vec<(String, f64)> = ratios(&run)
+            .into_iter()
+            .map(|r| (r.label, r.init))
+            .collect();
+        assert_eq!(
+            labels,
+            [("create-project".into(), 2.0), ("health".into(), 1.0)]
+        );
+        let svg = crate::chart::render_svg(&run);
+        assert!(svg.contains(">create-project</text>") && svg.contains(">health</text>"));
     }
 
     fn run() -> ColdstartRun {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use devstack::cognito::{LocalIssuer, TokenRequest};
 use devstack::pool::PoolStats;
 use measure::coldstart::{self, ColdstartRun, FloorPlan, Plan};
 use measure::load::{self, LoadConfig, LoadOutcome, Target};
@@ -17,7 +16,7 @@ use measure::private_stack::{self, ScratchDir};
 use measure::stats::percentile;
 use platform_report::ReportTail;
 use serde::Serialize;
-use stack::{ApiTemplate, EnvConfig, UserPool};
+use stack::{ApiTemplate, EnvConfig};
 
 /// The stack and the load generator allocate many small objects per request on two threads;
 /// glibc's malloc showed as a sixth of the process's CPU in profiles.
@@ -97,6 +96,9 @@ struct ColdstartArgs {
     /// Warm requests after the cold starts, per group
     #[arg(long, default_value_t = 100)]
     burst: usize,
+    /// One row per route of the table instead of one per route group (writes with a token)
+    #[arg(long)]
+    per_route: bool,
     /// Directory for coldstart.json, coldstart.svg and coldstart.txt
     #[arg(long)]
     out: PathBuf,
@@ -242,8 +244,14 @@ async fn coldstart(args: ColdstartArgs) -> Result<()> {
         let template = read_template(Path::new(path))?;
         let state = ScratchDir::new(&format!("coldstart-{name}"));
         eprintln!(
-            "==> {name}: {} cold starts and {} warm requests per route group",
-            args.samples, args.burst
+            "==> {name}: {} cold starts and {} warm requests per {}",
+            args.samples,
+            args.burst,
+            if args.per_route {
+                "route"
+            } else {
+                "route group"
+            }
         );
         let plan = Plan {
             pattern: name.to_owned(),
@@ -252,6 +260,7 @@ async fn coldstart(args: ColdstartArgs) -> Result<()> {
             artifacts_dir: args.artifacts.clone(),
             state_dir: state.path().to_owned(),
             function_env: function_env.clone(),
+            probes: coldstart::Probe::all(args.per_route),
             samples: args.samples,
             burst: args.burst,
         };
@@ -304,16 +313,6 @@ fn run_id() -> String {
         (nanos / 1000) % 0xff_ffff,
         std::process::id() % 0xfff
     )
-}
-
-fn mint_token(user_pools: &[UserPool], state_dir: &Path) -> Result<String> {
-    let pool = user_pools
-        .first()
-        .context("the environment lists no user pool to sign the writes' token")?;
-    let issuer = LocalIssuer::open(pool.clone(), state_dir)?;
-    let mut request = TokenRequest::new("load");
-    request.ttl = Duration::from_secs(3600);
-    Ok(issuer.mint_id_token(request))
 }
 
 /// Follows every log file of a stack's logs directory from its current end.
@@ -375,7 +374,7 @@ async fn load(args: LoadArgs) -> Result<bool> {
     let token = match (&args.token, &token_state) {
         _ if args.write_percent == 0 => None,
         (Some(token), _) => Some(token.clone()),
-        (None, Some(state)) => Some(mint_token(&env.user_pools, state)?),
+        (None, Some(state)) => Some(private_stack::mint_token(&env.user_pools, state, "load")?),
         (None, None) => {
             bail!("writes need a token: give --token or --state (or --write-percent 0)")
         }

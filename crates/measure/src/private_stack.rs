@@ -139,6 +139,23 @@ pub async fn start_private_stack_with(
     Ok(LocalStack::start(config).await?)
 }
 
+/// A Cognito ID token for `user` of the first user pool, signed with the key the stack of
+/// `state_dir` trusts (made there if it is not yet), valid for an hour: what writes send.
+pub fn mint_token(
+    user_pools: &[UserPool],
+    state_dir: &Path,
+    user: &str,
+) -> Result<String, MeasureError> {
+    let pool = user_pools.first().ok_or_else(|| {
+        MeasureError::Setup("the environment lists no user pool to sign the writes' token".into())
+    })?;
+    let issuer = devstack::cognito::LocalIssuer::open(pool.clone(), state_dir)
+        .map_err(|e| MeasureError::Setup(format!("the local Cognito key: {e}")))?;
+    let mut request = devstack::cognito::TokenRequest::new(user);
+    request.ttl = Duration::from_secs(3600);
+    Ok(issuer.mint_id_token(request))
+}
+
 /// GETs `url` and returns the client-side latency in ms; anything but 2xx is an error.
 pub async fn timed_get(client: &reqwest::Client, url: &str) -> Result<f64, MeasureError> {
     let started = Instant::now();

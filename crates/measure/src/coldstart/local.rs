@@ -10,9 +10,9 @@ use devstack::ExecutionEnvironment;
 use devstack::proxy::ProxyRequest;
 use platform_report::ReportTail;
 
-use super::{FLOOR, ForceColdStart, GroupResult, PatternResult, probe_path};
+use super::{FLOOR, ForceColdStart, GroupResult, PatternResult, Probe};
 use crate::private_stack::{
-    MeasureError, function_log, read_new, start_private_stack_with, timed_get, wait_for_reports,
+    MeasureError, function_log, mint_token, read_new, start_private_stack_with, wait_for_reports,
 };
 
 fn file_size(path: &Path) -> Option<u64> {
@@ -29,9 +29,11 @@ pub struct Plan {
     pub state_dir: PathBuf,
     /// Variables for every function besides the template's (e.g. another `STORE_URL`).
     pub function_env: BTreeMap<String, String>,
-    /// Forced cold starts per route group.
+    /// What to measure: each route group's probe, or every route ([`Probe::all`]).
+    pub probes: Vec<Probe>,
+    /// Forced cold starts per probe.
     pub samples: usize,
-    /// Warm requests per route group.
+    /// Warm requests per probe.
     pub burst: usize,
 }
 
@@ -47,21 +49,28 @@ pub async fn measure_pattern(
         artifacts_dir,
         state_dir,
         function_env,
+        probes,
         samples,
         burst,
     } = plan;
     let pattern = pattern.as_str();
-    let mut targets: Vec<(String, String, String)> = Vec::new();
-    for group in routes::Group::ALL {
-        if let Some(function) = super::probe_function(&template, group.name()) {
+    let mut targets: Vec<(Probe, String, String)> = Vec::new();
+    for probe in probes {
+        if let Some(function) = probe.function(&template) {
             targets.push((
-                group.name().to_owned(),
+                probe,
                 function.function_name.clone(),
                 function.package.clone(),
             ));
         }
     }
     let deployment = super::DeploymentSize::of(&template, &artifacts_dir);
+    // A token of the stack's first pool, for the routes that need one (per-route runs).
+    let token = if targets.iter().any(|(probe, ..)| probe.route.is_protected()) {
+        Some(mint_token(&user_pools, &state_dir, "coldstart")?)
+    } else {
+        None
+    };
     let stack = start_private_stack_with(
         template,
         user_pools,
@@ -74,14 +83,22 @@ pub async fn measure_pattern(
     let client = reqwest::Client::new();
     let mut groups = Vec::new();
     let mut outcome = Ok(());
-    for (group, function, package) in targets {
+    let mut creates = 0_u64;
+    for (probe, function, package) in targets {
+        let group = probe.label.to_owned();
         let pool = stack.pools().find(|p| p.config().name == function).cloned();
         let log = function_log(stack.logs_dir(), &function);
         let mut tail = ReportTail::from_end(&log).map_err(|source| MeasureError::Io {
             path: log.clone(),
             source,
         })?;
-        let url = format!("{}{}", stack.base_url(), probe_path(&group));
+        let url = format!("{}{}", stack.base_url(), probe.path());
+        let request = ProbeRequest {
+            client: &client,
+            probe,
+            url: &url,
+            token: token.as_deref(),
+        };
         let mut result = GroupResult {
             binary_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap")),
             zip_bytes: file_size(&artifacts_dir.join(&package).join("bootstrap.zip")),
@@ -99,7 +116,8 @@ pub async fn measure_pattern(
                     // Past the reports of earlier requests: the next report is this sample's.
                     read_new(&mut tail)?;
                 }
-                let latency = timed_get(&client, &url).await?;
+                creates += 1;
+                let latency = request.send(creates).await?;
                 let found = wait_for_reports(&mut tail, 1).await?;
                 let Some(report) = found.first().cloned() else {
                     return Err(MeasureError::MissingReports {
@@ -119,7 +137,8 @@ pub async fn measure_pattern(
                 ));
             }
             for _ in 0..burst {
-                result.warm_ms.push(timed_get(&client, &url).await?);
+                creates += 1;
+                result.warm_ms.push(request.send(creates).await?);
             }
             progress(&format!("{pattern} · {group}: warm burst of {burst} done"));
             Ok(())
@@ -139,6 +158,49 @@ pub async fn measure_pattern(
         deployment: Some(deployment),
         groups,
     })
+}
+
+/// One probe's request through the gateway, timed.
+struct ProbeRequest<'a> {
+    client: &'a reqwest::Client,
+    probe: Probe,
+    url: &'a str,
+    token: Option<&'a str>,
+}
+
+impl ProbeRequest<'_> {
+    /// Sends the request (a create names item `n`, so that each is new) and returns the
+    /// client's latency in ms; any status but the one the probe expects is an error.
+    async fn send(&self, n: u64) -> Result<f64, MeasureError> {
+        use routes::{CollectionOp, Operation};
+        let route = self.probe.route;
+        let method = reqwest::Method::from_bytes(route.method.as_str().as_bytes())
+            .expect("the route table's methods are HTTP methods");
+        let mut builder = self.client.request(method, self.url);
+        if let Some(token) = self.token.filter(|_| route.is_protected()) {
+            builder = builder.header("authorization", token);
+        }
+        if let Operation::Collection(_, CollectionOp::Create) = route.operation {
+            builder = builder.json(&serde_json::json!({"name": format!("coldstart-{n}")}));
+        }
+        let started = std::time::Instant::now();
+        let failed = |message: String| MeasureError::Request {
+            url: self.url.to_owned(),
+            message,
+        };
+        let response = builder.send().await.map_err(|e| failed(e.to_string()))?;
+        let status = response.status().as_u16();
+        response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        let latency = started.elapsed().as_secs_f64() * 1000.0;
+        let expected = self.probe.expected_status();
+        if status != expected {
+            return Err(failed(format!(
+                "{} answered {status}, where the probe expects {expected}",
+                route.method.as_str()
+            )));
+        }
+        Ok(latency)
+    }
 }
 
 /// The local way to force a cold start: stop the function's idle execution environments, as
