@@ -32,10 +32,11 @@ pub struct ColdstartOptions {
     /// Patterns to compare, comma-separated
     #[arg(long, value_delimiter = ',', default_value = "lith,fat,single")]
     pub patterns: Vec<Pattern>,
-    /// Forced cold starts per pattern and route group (and of the floor)
+    /// Forced cold starts per pattern and row: route group, or route with --per-route (and of the
+    /// floor)
     #[arg(long, default_value_t = 10)]
     pub samples: usize,
-    /// Warm requests per pattern and route group, after the cold starts
+    /// Warm requests per pattern and row, after the cold starts
     #[arg(long, default_value_t = 100)]
     pub burst: usize,
     /// Locally: one row per route of the table (13) instead of one per route group, writes

@@ -2,34 +2,29 @@
 
 use std::fmt::Write as _;
 
-use crate::coldstart::{ColdstartRun, GroupResult};
+use crate::coldstart::{ColdstartRun, GroupResult, distinct};
 use crate::stats::Summary;
 
-/// A bar chart: per group, the median of each pattern with a min-max whisker, for Init Duration
-/// and for first-request latency, side by side. In AWS, each pattern, architecture and memory
-/// size is a series of its own, and the second panel is the Invoke's round trip.
 /// `lith vs fat vs single`: the patterns of the run, each once, in order.
 fn compared(run: &ColdstartRun) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    for pattern in &run.patterns {
-        if !names.contains(&pattern.pattern.as_str()) {
-            names.push(&pattern.pattern);
-        }
-    }
-    names.join(" vs ")
+    distinct(run.patterns.iter().map(|p| p.pattern.as_str())).join(" vs ")
 }
 
+/// A bar chart: per row (a route group, or a route), the median of each pattern with a min-max
+/// whisker, for Init Duration and for first-request latency, side by side (one above the other
+/// when the rows are many). In AWS, each pattern, architecture and memory size is a series of
+/// its own, and the second panel is the Invoke's round trip.
 pub fn render_svg(run: &ColdstartRun) -> String {
     const COLORS: [&str; 8] = [
         "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
     ];
     // The rows, in the order the run measured them: the route groups, or every route.
-    let mut groups: Vec<&str> = Vec::new();
-    for group in run.patterns.iter().flat_map(|p| &p.groups) {
-        if !groups.contains(&group.group.as_str()) {
-            groups.push(&group.group);
-        }
-    }
+    let groups = distinct(
+        run.patterns
+            .iter()
+            .flat_map(|p| &p.groups)
+            .map(|g| g.group.as_str()),
+    );
     type Metric = fn(&GroupResult) -> Option<Summary>;
     let second = match &run.aws_region {
         Some(_) => "Round trip of the cold Invoke, from the client (ms)",

@@ -101,17 +101,21 @@ impl Probe {
 
     /// The path requested: the route's with its parameters filled in, and a page of one item.
     pub fn path(&self) -> String {
-        let path = self
-            .route
-            .path
-            .replace("{name}", PROBE_ITEM)
-            .replace("{asset}", PROBE_ASSET);
+        let path = self.resource_path();
         match self.route.operation {
             routes::Operation::Collection(_, routes::CollectionOp::List) => {
                 format!("{path}?limit=1")
             }
             _ => path,
         }
+    }
+
+    /// The route's path with its parameters filled in, without the query.
+    fn resource_path(&self) -> String {
+        self.route
+            .path
+            .replace("{name}", PROBE_ITEM)
+            .replace("{asset}", PROBE_ASSET)
     }
 
     /// The status the API answers a probe with: 404 for a get or delete of [`PROBE_ITEM`],
@@ -125,20 +129,15 @@ impl Probe {
         }
     }
 
-    /// The function of `template` the probe's method invokes.
+    /// The function of `template` the probe's request reaches, matched as API Gateway matches it.
     pub fn function<'t>(
         &self,
         template: &'t stack::ApiTemplate,
     ) -> Option<&'t stack::template::FunctionTemplate> {
-        let resource = template
-            .resources
-            .iter()
-            .find(|r| r.path == self.route.path)?;
-        let method = resource
-            .methods
-            .iter()
-            .find(|m| m.http_method == self.route.method.as_str())?;
-        Some(template.function(method))
+        let matched = template
+            .match_request(self.route.method.as_str(), &self.resource_path())
+            .ok()?;
+        Some(template.function(matched.method))
     }
 }
 
@@ -570,13 +569,7 @@ pub fn render_tables(run: &ColdstartRun) -> String {
         .max()
         .unwrap_or(0)
         .max(13);
-    let mut versus: Vec<&str> = Vec::new();
-    for ratio in &ratios {
-        if !versus.contains(&ratio.versus.as_str()) {
-            versus.push(&ratio.versus);
-        }
-    }
-    for other in versus {
+    for other in distinct(ratios.iter().map(|r| r.versus.as_str())) {
         let _ = writeln!(
             out,
             "\n  lith / {other}, medians (above 1: the lith is slower)"
@@ -602,6 +595,17 @@ pub fn render_tables(run: &ColdstartRun) -> String {
         );
     }
     out
+}
+
+/// Each name once, in the order of its first appearance.
+pub(crate) fn distinct<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    seen
 }
 
 /// One line of the ratios: the lith's median over another pattern's, for a group (and, in AWS,

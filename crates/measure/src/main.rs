@@ -90,10 +90,10 @@ struct ColdstartArgs {
     /// The floor's package directory (<dir>/bootstrap.zip): measured first, as the floor row
     #[arg(long)]
     floor: Option<PathBuf>,
-    /// Forced cold starts per pattern and route group
+    /// Forced cold starts per pattern and row (route group, or route with --per-route)
     #[arg(long, default_value_t = 10)]
     samples: usize,
-    /// Warm requests after the cold starts, per group
+    /// Warm requests after the cold starts, per row
     #[arg(long, default_value_t = 100)]
     burst: usize,
     /// One row per route of the table instead of one per route group (writes with a token)

@@ -158,20 +158,32 @@ pub fn mint_token(
 
 /// GETs `url` and returns the client-side latency in ms; anything but 2xx is an error.
 pub async fn timed_get(client: &reqwest::Client, url: &str) -> Result<f64, MeasureError> {
+    timed_send(client.get(url), url, None).await
+}
+
+/// Sends `request` (to `url`) and returns the client-side latency in ms, the body read to its
+/// end. A status other than `expected`, or without one anything but 2xx, is an error.
+pub async fn timed_send(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    expected: Option<u16>,
+) -> Result<f64, MeasureError> {
     let started = Instant::now();
     let failed = |message: String| MeasureError::Request {
         url: url.to_owned(),
         message,
     };
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| failed(e.to_string()))?;
+    let response = request.send().await.map_err(|e| failed(e.to_string()))?;
     let status = response.status();
     response.bytes().await.map_err(|e| failed(e.to_string()))?;
-    if !status.is_success() {
-        return Err(failed(format!("status {status}")));
+    match expected {
+        Some(expected) if status.as_u16() != expected => {
+            return Err(failed(format!(
+                "status {status}, where {expected} was expected"
+            )));
+        }
+        None if !status.is_success() => return Err(failed(format!("status {status}"))),
+        _ => {}
     }
     Ok(started.elapsed().as_secs_f64() * 1000.0)
 }

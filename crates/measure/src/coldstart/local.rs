@@ -12,7 +12,8 @@ use platform_report::ReportTail;
 
 use super::{FLOOR, ForceColdStart, GroupResult, PatternResult, Probe};
 use crate::private_stack::{
-    MeasureError, function_log, mint_token, read_new, start_private_stack_with, wait_for_reports,
+    MeasureError, function_log, mint_token, read_new, start_private_stack_with, timed_send,
+    wait_for_reports,
 };
 
 fn file_size(path: &Path) -> Option<u64> {
@@ -183,23 +184,7 @@ impl ProbeRequest<'_> {
         if let Operation::Collection(_, CollectionOp::Create) = route.operation {
             builder = builder.json(&serde_json::json!({"name": format!("coldstart-{n}")}));
         }
-        let started = std::time::Instant::now();
-        let failed = |message: String| MeasureError::Request {
-            url: self.url.to_owned(),
-            message,
-        };
-        let response = builder.send().await.map_err(|e| failed(e.to_string()))?;
-        let status = response.status().as_u16();
-        response.bytes().await.map_err(|e| failed(e.to_string()))?;
-        let latency = started.elapsed().as_secs_f64() * 1000.0;
-        let expected = self.probe.expected_status();
-        if status != expected {
-            return Err(failed(format!(
-                "{} answered {status}, where the probe expects {expected}",
-                route.method.as_str()
-            )));
-        }
-        Ok(latency)
+        timed_send(builder, self.url, Some(self.probe.expected_status())).await
     }
 }
 
