@@ -517,15 +517,7 @@ impl Measurement {
         let pattern: Pattern = match summary.pattern.as_deref().map(str::parse) {
             Some(Ok(pattern)) => pattern,
             // No tag (made by hand?): the functions say which.
-            _ if summary.functions.iter().any(|f| f.ends_with("-lith")) => Pattern::Lith,
-            _ if summary
-                .functions
-                .iter()
-                .any(|f| f.ends_with("-list-projects")) =>
-            {
-                Pattern::Single
-            }
-            _ => Pattern::Fat,
+            _ => pattern_of_functions(&plan.env, &plan.config, &summary.functions),
         };
         let template = render(pattern, plan, None)?;
         let mut by_group = BTreeMap::new();
@@ -913,6 +905,20 @@ fn targets(plan: &Plan) -> Result<Vec<Target<'_>>, ColdstartError> {
 }
 
 /// The pattern's template for the environment, read back as the local stack reads it.
+/// The pattern whose every function a stack has, by the deployment model's names; fat when none
+/// has them all.
+fn pattern_of_functions(env: &str, config: &EnvConfig, functions: &[String]) -> Pattern {
+    Pattern::ALL
+        .into_iter()
+        .find(|&pattern| {
+            Deployment::new(pattern, env, config.clone())
+                .functions
+                .iter()
+                .all(|function| functions.contains(&function.function_name))
+        })
+        .unwrap_or(Pattern::Fat)
+}
+
 fn render(
     pattern: Pattern,
     plan: &Plan,
@@ -1072,6 +1078,26 @@ impl Drop for Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_untagged_stack_is_the_pattern_whose_functions_it_has() {
+        let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let config = EnvConfig::load(&deploy, "dev").unwrap();
+        let named = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|n| format!("catalog-dev-{n}")).collect()
+        };
+        let of = |names: &[&str]| pattern_of_functions("dev", &config, &named(names));
+        assert_eq!(of(&["lith", "janitor"]), Pattern::Lith);
+        assert_eq!(
+            of(&["projects", "technologies", "meta", "janitor"]),
+            Pattern::Fat
+        );
+        let mut single: Vec<&str> = routes::ROUTES.iter().map(|r| r.operation.slug()).collect();
+        single.extend(["meta", "janitor"]);
+        assert_eq!(of(&single), Pattern::Single);
+        // Neither whole: fat, as before.
+        assert_eq!(of(&["meta", "janitor"]), Pattern::Fat);
+    }
 
     #[test]
     fn the_ledger_tells_created_from_deleted() {
